@@ -1,0 +1,45 @@
+"""Exceptions that end a build with a message meant for the user."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    """A failure the user can act on; its message is shown as an error annotation."""
+
+    title = "kaniko-build"
+
+
+class InputError(ActionError):
+    """An input has a value the action cannot use."""
+
+    title = "Invalid input"
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(f"input '{name}': {message}")
+        self.input_name = name
+
+
+class SandboxError(ActionError):
+    """The chroot could not be prepared or cleaned up."""
+
+    title = "Sandbox"
+
+
+class BuildFailed(ActionError):
+    """kaniko ran and reported a failure."""
+
+    title = "Build failed"
+
+    def __init__(self, message: str, *, instruction: str | None = None) -> None:
+        super().__init__(message)
+        self.instruction = instruction
+
+
+class Cancelled(ActionError):
+    """The run received SIGINT or SIGTERM."""
+
+    title = "Cancelled"
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"cancelled by signal {signum}")
+        self.signum = signum

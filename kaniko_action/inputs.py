@@ -1,0 +1,130 @@
+"""The action's inputs and outputs: names, defaults, descriptions, and how raw values are read.
+
+This table is the single source of truth: `action.yml` must match it (a test checks), and the
+README's inputs/outputs table is generated from `action.yml`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class InputDef:
+    name: str
+    description: str
+    default: str = ""
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class OutputDef:
+    name: str
+    description: str
+
+
+INPUTS: tuple[InputDef, ...] = (
+    InputDef(
+        "context",
+        "Build context directory, relative to the workspace. Default: the Dockerfile's directory.",
+    ),
+    InputDef(
+        "file",
+        "Dockerfile path relative to the workspace. Default: `Dockerfile`, or "
+        "`<context>/Dockerfile` when only `context` is given.",
+    ),
+    InputDef("dockerfile", "Old (v2) name of `file`; giving both with different values is an error."),
+    InputDef("image", "Image repository to push to (v2 interface); pushed as `image:tag`."),
+    InputDef("tag", "Tag used with `image`.", default="latest"),
+    InputDef(
+        "tags",
+        "Full image references to push, separated by newlines or commas "
+        "(docker/metadata-action's `tags` output works unchanged).",
+    ),
+    InputDef("push", "Push the image. `false` builds without pushing.", default="true"),
+    InputDef(
+        "build-args",
+        "Build arguments, one `NAME=VALUE` per line (values may contain spaces and `=`).",
+    ),
+    InputDef("labels", "Image labels, one `key=value` per line."),
+    InputDef("target", "Build stage to build; later stages are not built."),
+    InputDef(
+        "insecure-registries",
+        "Registries (`host:port`, newline or comma separated) reached over plain HTTP.",
+    ),
+    InputDef(
+        "executor-dir",
+        "Directory on the runner holding the kaniko executor, laid out like the executor "
+        "image's `/kaniko`.",
+        default="/kaniko",
+    ),
+)
+
+OUTPUTS: tuple[OutputDef, ...] = (
+    OutputDef("digest", "Digest (`sha256:...`) of the pushed image manifest."),
+    OutputDef("image", "First destination's repository with the digest (`repo@sha256:...`)."),
+)
+
+INPUT_NAMES = frozenset(i.name for i in INPUTS)
+DEFAULTS: Mapping[str, str] = {i.name: i.default for i in INPUTS}
+
+
+def env_name(name: str) -> str:
+    """The environment variable that carries an input, as @actions/core names it."""
+    return "INPUT_" + name.replace(" ", "_").upper()
+
+
+def read_raw_inputs(env: Mapping[str, str]) -> dict[str, str]:
+    """Every known input's value from the environment, trimmed, with defaults for unset ones.
+
+    A set but empty variable counts as empty: the runner passes the default itself, so an empty
+    value is what the workflow asked for.
+    """
+    raw: dict[str, str] = {}
+    for item in INPUTS:
+        value = env.get(env_name(item.name))
+        raw[item.name] = item.default if value is None else value.strip()
+    return raw
+
+
+_TRUE = frozenset({"true", "True", "TRUE"})
+_FALSE = frozenset({"false", "False", "FALSE"})
+
+
+def parse_bool(name: str, value: str) -> bool:
+    """A YAML 1.2 core-schema boolean, as @actions/core's getBooleanInput accepts."""
+    value = value.strip()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise InputError(name, f"'{value}' is not a boolean (use true or false)")
+
+
+def parse_list(value: str, *, commas: bool = True) -> list[str]:
+    """Items separated by newlines (and commas unless `commas` is False).
+
+    Blank items and surrounding whitespace are dropped; items are never split on spaces.
+    """
+    pieces = re.split(r"[\r\n,]" if commas else r"[\r\n]", value)
+    return [p.strip() for p in pieces if p.strip()]
+
+
+def parse_pairs(name: str, value: str) -> list[tuple[str, str]]:
+    """`KEY=VALUE` lines; the value keeps everything after the first `=`, spaces included."""
+    pairs: list[tuple[str, str]] = []
+    for line in value.splitlines():
+        if not line.strip():
+            continue
+        key, sep, val = line.strip().partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(name, f"'{line.strip()}' is not of the form NAME=VALUE")
+        if any(c.isspace() for c in key):
+            raise InputError(name, f"name '{key}' contains whitespace")
+        pairs.append((key, val))
+    return pairs

@@ -1,0 +1,74 @@
+"""Resolving and validating the build context and Dockerfile against the workspace."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Real (symlink-free) absolute paths on the runner."""
+
+    workspace: Path
+    context: Path
+    dockerfile: Path
+
+    @property
+    def dockerfile_in_context(self) -> bool:
+        return is_within(self.dockerfile, self.context)
+
+
+def is_within(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def _resolve(workspace: Path, name: str, value: str) -> Path:
+    candidate = Path(value)
+    if not candidate.is_absolute():
+        candidate = workspace / candidate
+    lexical = Path(os.path.normpath(candidate))
+    if not is_within(lexical, workspace):
+        raise InputError(name, f"'{value}' is outside the workspace {workspace}")
+    if not os.path.lexists(lexical):
+        raise InputError(name, f"'{value}' does not exist (looked for {lexical})")
+    real = Path(os.path.realpath(lexical))
+    if not is_within(real, workspace):
+        raise InputError(
+            name, f"'{value}' resolves to {real} through a symlink, outside the workspace {workspace}"
+        )
+    if not real.exists():
+        raise InputError(name, f"'{value}' is a broken symlink (looked for {lexical})")
+    return real
+
+
+def resolve_paths(workspace: str, context: str, file: str, dockerfile: str) -> BuildPaths:
+    """Apply the defaults and checks for `context`, `file` and its old name `dockerfile`."""
+    ws = Path(os.path.realpath(workspace))
+    if not ws.is_dir():
+        raise InputError("workspace", f"{workspace} is not a directory")
+    if file and dockerfile and os.path.normpath(file) != os.path.normpath(dockerfile):
+        raise InputError(
+            "file", f"'{file}' differs from 'dockerfile' ('{dockerfile}'); give only one of them"
+        )
+    file_input, file_value = ("file", file) if file or not dockerfile else ("dockerfile", dockerfile)
+
+    if context:
+        ctx = _resolve(ws, "context", context)
+        if not ctx.is_dir():
+            raise InputError("context", f"'{context}' is not a directory")
+        if not file_value:
+            df_lexical = Path(os.path.normpath(Path(context) / "Dockerfile"))
+            file_value = str(df_lexical)
+    else:
+        file_value = file_value or "Dockerfile"
+
+    df = _resolve(ws, file_input, file_value)
+    if not df.is_file():
+        raise InputError(file_input, f"'{file_value}' is not a regular file")
+    if not context:
+        ctx = df.parent
+    return BuildPaths(workspace=ws, context=ctx, dockerfile=df)

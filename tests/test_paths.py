@@ -1,0 +1,97 @@
+"""Context and Dockerfile resolution against the workspace."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kaniko_action.errors import InputError
+from kaniko_action.paths import resolve_paths
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    root = tmp_path / "ws"
+    (root / "app").mkdir(parents=True)
+    (root / "dockerfiles").mkdir()
+    (root / "Dockerfile").write_text("FROM scratch\n")
+    (root / "app" / "Dockerfile").write_text("FROM scratch\n")
+    (root / "dockerfiles" / "Dockerfile.prd").write_text("FROM scratch\n")
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "Dockerfile").write_text("FROM scratch\n")
+    return root
+
+
+@pytest.mark.parametrize(
+    ("context", "file", "dockerfile", "want_context", "want_file"),
+    [
+        ("", "", "", ".", "Dockerfile"),
+        ("", "app/Dockerfile", "", "app", "app/Dockerfile"),
+        ("", "", "app/Dockerfile", "app", "app/Dockerfile"),
+        ("app", "", "", "app", "app/Dockerfile"),
+        (".", "dockerfiles/Dockerfile.prd", "", ".", "dockerfiles/Dockerfile.prd"),
+        ("app", "dockerfiles/Dockerfile.prd", "", "app", "dockerfiles/Dockerfile.prd"),
+        ("./app/", "app/Dockerfile", "./app/Dockerfile", "app", "app/Dockerfile"),
+    ],
+)
+def test_defaults_and_resolution(
+    ws: Path, context: str, file: str, dockerfile: str, want_context: str, want_file: str
+) -> None:
+    paths = resolve_paths(str(ws), context, file, dockerfile)
+    assert paths.context == (ws / want_context).resolve()
+    assert paths.dockerfile == (ws / want_file).resolve()
+
+
+def test_dockerfile_outside_context_is_reported(ws: Path) -> None:
+    assert not resolve_paths(str(ws), "app", "dockerfiles/Dockerfile.prd", "").dockerfile_in_context
+    assert resolve_paths(str(ws), ".", "app/Dockerfile", "").dockerfile_in_context
+
+
+def test_absolute_path_inside_workspace_is_accepted(ws: Path) -> None:
+    paths = resolve_paths(str(ws), str(ws / "app"), "", "")
+    assert paths.dockerfile == ws.resolve() / "app" / "Dockerfile"
+
+
+@pytest.mark.parametrize(
+    ("context", "file", "dockerfile", "message"),
+    [
+        ("", "app/Dockerfile", "Dockerfile", r"input 'file': .* differs from 'dockerfile'"),
+        ("", "missing/Dockerfile", "", r"input 'file': 'missing/Dockerfile' does not exist"),
+        ("", "", "nope", r"input 'dockerfile': 'nope' does not exist"),
+        ("missing", "", "", r"input 'context': 'missing' does not exist"),
+        ("", "../outside/Dockerfile", "", r"input 'file': .* is outside the workspace"),
+        ("..", "", "", r"input 'context': '\.\.' is outside the workspace"),
+        ("/etc", "", "", r"input 'context': '/etc' is outside the workspace"),
+        ("", "app", "", r"input 'file': 'app' is not a regular file"),
+        ("Dockerfile", "", "", r"input 'context': 'Dockerfile' is not a directory"),
+        ("dockerfiles", "", "", r"input 'file': 'dockerfiles/Dockerfile' does not exist"),
+    ],
+)
+def test_refusals_name_input_and_path(
+    ws: Path, context: str, file: str, dockerfile: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=message):
+        resolve_paths(str(ws), context, file, dockerfile)
+
+
+def test_symlink_pointing_outside_is_refused(ws: Path) -> None:
+    os.symlink(ws.parent / "outside" / "Dockerfile", ws / "LinkedDockerfile")
+    os.symlink(ws.parent / "outside", ws / "linkedctx")
+    with pytest.raises(InputError, match=r"input 'file': 'LinkedDockerfile' resolves to .* symlink"):
+        resolve_paths(str(ws), "", "LinkedDockerfile", "")
+    with pytest.raises(InputError, match=r"input 'context': 'linkedctx' resolves to .* symlink"):
+        resolve_paths(str(ws), "linkedctx", "", "")
+
+
+def test_symlink_inside_workspace_is_followed(ws: Path) -> None:
+    os.symlink("app", ws / "current")
+    paths = resolve_paths(str(ws), "current", "", "")
+    assert paths.context == ws.resolve() / "app"
+
+
+def test_broken_symlink_is_refused(ws: Path) -> None:
+    os.symlink("does-not-exist", ws / "Broken")
+    with pytest.raises(InputError, match=r"input 'file': 'Broken' is a broken symlink"):
+        resolve_paths(str(ws), "", "Broken", "")
