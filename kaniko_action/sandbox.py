@@ -1,0 +1,148 @@
+"""The disposable chroot: creating its skeleton and removing it without a trace."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+import stat
+import tempfile
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+
+from .certs import merge_bundles, runner_bundle
+from .errors import SandboxError
+from .fsutil import CrossesMount, remove_tree
+from .layout import INJECTED, ChrootLayout, host_path
+
+# (name, major, minor, mode) as on any Linux system.
+DEVICES = (
+    ("null", 1, 3, 0o666),
+    ("zero", 1, 5, 0o666),
+    ("full", 1, 7, 0o666),
+    ("random", 1, 8, 0o666),
+    ("urandom", 1, 9, 0o666),
+    ("tty", 5, 0, 0o666),
+)
+ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf")
+_FALLBACK_ETC = {
+    "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
+    "nsswitch.conf": "hosts: files dns\n",
+    "resolv.conf": "",
+}
+WORKDIR_PREFIX = "kaniko-build-"
+
+
+def executor_path(executor_dir: Path) -> Path:
+    return executor_dir / "executor"
+
+
+def check_executor_dir(executor_dir: Path) -> None:
+    exe = executor_path(executor_dir)
+    if not exe.is_file() or not os.access(exe, os.X_OK):
+        raise SandboxError(
+            f"no kaniko executor at {exe} (input 'executor-dir'); the runner image needs "
+            "`COPY --from=<kaniko executor image> /kaniko /kaniko`"
+        )
+
+
+def mountinfo_text(paths: tuple[PurePosixPath, ...]) -> str:
+    """A mountinfo listing `/` and each injected path, as kaniko's ignore-list scan reads it."""
+    lines = ["1 0 0:1 / / rw - rootfs rootfs rw"]
+    for n, path in enumerate(paths, start=2):
+        lines.append(f"{n} 1 0:{n} / {path} rw - none none rw")
+    return "\n".join(lines) + "\n"
+
+
+class Sandbox:
+    """A work directory holding the chroot; a context manager that always removes it."""
+
+    def __init__(self, base_dir: Path) -> None:
+        self.base_dir = base_dir
+        self.workdir: Path | None = None
+
+    @property
+    def root(self) -> Path:
+        if self.workdir is None:
+            raise SandboxError("sandbox not created")
+        return self.workdir / "root"
+
+    def __enter__(self) -> Sandbox:
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=self.base_dir))
+        os.mkdir(self.root, 0o755)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        if self.workdir is None:
+            return
+        try:
+            remove_tree(self.workdir)
+        except CrossesMount as e:
+            raise SandboxError(str(e)) from e
+        self.workdir = None
+
+    def path(self, inside: PurePosixPath) -> Path:
+        return Path(host_path(str(self.root), inside))
+
+    def populate(self, layout: ChrootLayout, executor_dir: Path) -> None:
+        """Lay out everything the executor needs except the context and credentials."""
+        root = self.root
+        # An empty /kaniko: kaniko copies it to KANIKO_DIR and deletes it at start, so the
+        # image being built may contain /kaniko of its own.
+        (root / "kaniko").mkdir()
+        self._install_kaniko(layout, executor_dir)
+        self._make_devices()
+        self._copy_etc()
+        proc_self = root / "proc" / "self"
+        proc_self.mkdir(parents=True)
+        (proc_self / "mountinfo").write_text(mountinfo_text(INJECTED), encoding="utf-8")
+        os.symlink(str(layout.executor), proc_self / "exe")
+        self.path(layout.outputs_dir).mkdir(parents=True)
+
+    def _install_kaniko(self, layout: ChrootLayout, executor_dir: Path) -> None:
+        dest = self.path(layout.kaniko_dir)
+        dest.mkdir(mode=0o755)
+        # Copies, not links: a RUN step can write anywhere in the chroot, and must not be
+        # able to change the runner's executor.
+        for entry in os.scandir(executor_dir):
+            if entry.is_file(follow_symlinks=True) and os.access(entry.path, os.X_OK):
+                shutil.copy2(entry.path, dest / entry.name)
+        bundle = self.path(layout.ca_bundle)
+        bundle.parent.mkdir(parents=True)
+        own = executor_dir / "ssl" / "certs" / "ca-certificates.crt"
+        bundle.write_bytes(merge_bundles([*runner_bundle(), own]))
+
+    def _make_devices(self) -> None:
+        dev = self.root / "dev"
+        dev.mkdir(mode=0o755)
+        for name, major, minor, mode in DEVICES:
+            try:
+                os.mknod(dev / name, mode | stat.S_IFCHR, os.makedev(major, minor))
+            except OSError as e:
+                if e.errno == errno.EPERM:
+                    raise SandboxError(
+                        f"cannot create device node /dev/{name} in the chroot: the runner needs "
+                        "root with the MKNOD capability (securityContext.capabilities.add)"
+                    ) from e
+                raise
+            os.chmod(dev / name, mode)
+
+    def _copy_etc(self) -> None:
+        etc = self.root / "etc"
+        etc.mkdir(mode=0o755)
+        for name in ETC_FILES:
+            source = Path("/etc") / name
+            try:
+                data = source.read_bytes()
+            except OSError:
+                data = _FALLBACK_ETC[name].encode()
+            (etc / name).write_bytes(data)
