@@ -1,0 +1,11 @@
+"""Entry point of the composite action: `python3 entrypoint.py` with inputs in INPUT_* variables."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from kaniko_action.main import run  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(run(os.environ))

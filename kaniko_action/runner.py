@@ -1,0 +1,96 @@
+"""The GitHub Actions runner protocol: outputs, annotations, masks, log groups, job summary.
+
+Follows @actions/core: workflow commands on stdout with `%`, CR and LF escaped in data (and `:`
+and `,` in properties); outputs and the summary through the runner's file commands, multi-line
+values in `name<<DELIMITER` blocks with a random delimiter.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import TextIO
+
+SUMMARY_LIMIT = 1024 * 1024
+
+
+def escape_data(value: str) -> str:
+    return value.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(value: str) -> str:
+    return escape_data(value).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(name: str, message: str = "", properties: Mapping[str, object] | None = None) -> str:
+    props = ",".join(
+        f"{k}={escape_property(str(v))}" for k, v in (properties or {}).items() if v is not None
+    )
+    return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
+
+
+class Runner:
+    """Talks to the runner through stdout and the file commands named in the environment."""
+
+    def __init__(self, env: Mapping[str, str], out: TextIO | None = None) -> None:
+        self.env = env
+        self.out = out or sys.stdout
+        self.in_actions = env.get("GITHUB_ACTIONS") == "true"
+
+    def echo(self, line: str) -> None:
+        self.out.write(line + "\n")
+        self.out.flush()
+
+    def issue(self, name: str, message: str, **properties: object) -> None:
+        self.echo(command(name, message, properties))
+
+    def error(self, message: str, **properties: object) -> None:
+        self.issue("error", message, **properties)
+
+    def warning(self, message: str, **properties: object) -> None:
+        self.issue("warning", message, **properties)
+
+    def mask(self, secret: str) -> None:
+        for line in secret.splitlines() or [secret]:
+            if line.strip():
+                self.issue("add-mask", line)
+
+    @contextmanager
+    def group(self, title: str) -> Iterator[None]:
+        started = time.monotonic()
+        self.issue("group", title)
+        try:
+            yield
+        finally:
+            self.echo(f"{title}: {time.monotonic() - started:.1f}s")
+            self.issue("endgroup", "")
+
+    def _append(self, variable: str, text: str) -> bool:
+        path = self.env.get(variable)
+        if not path:
+            return False
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+        return True
+
+    def set_output(self, name: str, value: str) -> None:
+        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        while delimiter in value:
+            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        block = f"{name}<<{delimiter}{os.linesep}{value}{os.linesep}{delimiter}{os.linesep}"
+        if not self._append("GITHUB_OUTPUT", block) and not self.in_actions:
+            self.echo(f"{name}={value}")
+
+    def summary(self, markdown: str) -> None:
+        path = self.env.get("GITHUB_STEP_SUMMARY")
+        if not path:
+            return
+        existing = os.path.getsize(path) if os.path.exists(path) else 0
+        data = markdown.encode("utf-8")
+        if existing + len(data) > SUMMARY_LIMIT:
+            return
+        self._append("GITHUB_STEP_SUMMARY", markdown)

@@ -1,0 +1,45 @@
+"""action.yml must agree with the code's input and output definitions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from kaniko_action.inputs import INPUTS, OUTPUTS, env_name
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_action() -> dict[str, Any]:
+    data = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_inputs_match_definitions() -> None:
+    declared = load_action()["inputs"]
+    assert list(declared) == [i.name for i in INPUTS]
+    for item in INPUTS:
+        entry = declared[item.name]
+        assert entry["description"] == item.description, item.name
+        assert str(entry.get("default", "")) == item.default, item.name
+        assert bool(entry.get("required", False)) == item.required, item.name
+
+
+def test_outputs_match_definitions() -> None:
+    declared = load_action()["outputs"]
+    assert list(declared) == [o.name for o in OUTPUTS]
+    for item in OUTPUTS:
+        assert declared[item.name]["description"] == item.description
+        assert declared[item.name]["value"] == f"${{{{ steps.build.outputs.{item.name} }}}}"
+
+
+def test_every_input_reaches_the_script_through_env_only() -> None:
+    action = load_action()
+    assert action["runs"]["using"] == "composite"
+    (step,) = action["runs"]["steps"]
+    assert step["run"] == 'python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
+    assert "${{" not in step["run"]
+    assert step["env"] == {env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS}
