@@ -1,0 +1,129 @@
+"""Proof that a build left the host as it found it."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+# Watched recursively (small) and at their top level (large).
+RECURSIVE = ("/etc", "/kaniko", "/root/.docker", "/usr/local/bin")
+TOP_LEVEL = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/lib", "/var/lib", "/opt",
+             "/root", "/home", "/dev")
+EXECUTOR_MARK = "/.kaniko-build/executor"
+
+Entry = tuple[int, int, int, int, int, int, str]
+
+
+def _entry(path: str) -> Entry | None:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    link = os.readlink(path) if stat.S_ISLNK(st.st_mode) else ""
+    size = st.st_size if not stat.S_ISDIR(st.st_mode) else 0
+    mtime = st.st_mtime_ns if not stat.S_ISDIR(st.st_mode) else 0
+    return (st.st_mode, st.st_uid, st.st_gid, size, mtime, st.st_ino, link)
+
+
+def snapshot_tree(root: str, recursive: bool) -> dict[str, Entry]:
+    found: dict[str, Entry] = {}
+    top = _entry(root)
+    if top is None:
+        return found
+    found[root] = top
+    if not stat.S_ISDIR(top[0]):
+        return found
+    stack = [root]
+    while stack:
+        current = stack.pop()
+        try:
+            names = os.listdir(current)
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.join(current, name)
+            entry = _entry(path)
+            if entry is None:
+                continue
+            found[path] = entry
+            if recursive and stat.S_ISDIR(entry[0]) and not path.startswith("/proc"):
+                stack.append(path)
+    return found
+
+
+def executor_processes() -> list[str]:
+    """Processes that are a kaniko executor or live in a chroot under a kaniko-build dir."""
+    found: list[str] = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")[0].decode()
+            root = os.readlink(f"/proc/{name}/root")
+        except OSError:
+            continue
+        if cmdline.endswith(EXECUTOR_MARK) or cmdline.endswith("/executor") or (
+            "kaniko-build-" in root
+        ):
+            found.append(f"{name}: {cmdline} (root {root})")
+    return found
+
+
+def mounts_below(paths: list[Path]) -> list[str]:
+    text = Path("/proc/self/mountinfo").read_text(encoding="utf-8")
+    points = [line.split(" ")[4] for line in text.splitlines()]
+    prefixes = [str(p).rstrip("/") + "/" for p in paths]
+    return [m for m in points if any(m.startswith(p) for p in prefixes)]
+
+
+def device_nodes_under(root: Path) -> list[str]:
+    found: list[str] = []
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            path = os.path.join(dirpath, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                found.append(path)
+    return found
+
+
+@dataclass
+class HostSnapshot:
+    """State of the host outside the work directory, taken before a build."""
+
+    trees: dict[str, dict[str, Entry]]
+    workspace: Path
+    work_base: Path
+
+    @classmethod
+    def take(cls, workspace: Path, work_base: Path) -> HostSnapshot:
+        trees = {r: snapshot_tree(r, True) for r in RECURSIVE}
+        trees.update({r: snapshot_tree(r, False) for r in TOP_LEVEL})
+        trees[str(workspace)] = snapshot_tree(str(workspace), True)
+        trees[str(work_base)] = snapshot_tree(str(work_base), False)
+        return cls(trees=trees, workspace=workspace, work_base=work_base)
+
+    def changes(self) -> list[str]:
+        """Everything that differs now; empty when the host is untouched."""
+        problems: list[str] = []
+        for root, before in self.trees.items():
+            recursive = root in RECURSIVE or root == str(self.workspace)
+            after = snapshot_tree(root, recursive)
+            for path in sorted(set(before) | set(after)):
+                if path.startswith("/dev/pts") or path.startswith("/dev/shm"):
+                    continue
+                if before.get(path) != after.get(path):
+                    what = "added" if path not in before else (
+                        "removed" if path not in after else "changed"
+                    )
+                    problems.append(f"{what}: {path}")
+        problems += [f"process left: {p}" for p in executor_processes()]
+        problems += [f"mount left: {m}" for m in mounts_below([self.work_base, self.workspace])]
+        problems += [f"device node left: {d}" for d in device_nodes_under(self.work_base)]
+        problems += [f"device node left: {d}" for d in device_nodes_under(self.workspace)]
+        return problems
