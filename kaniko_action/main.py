@@ -47,7 +47,7 @@ def build(spec: BuildSpec, env: Mapping[str, str], runner: Runner) -> BuildResul
             write_docker_config(sandbox.path(layout.docker_config_dir), load_runner_config(env))
             stage_context(str(sandbox.root), spec.paths, layout)
         with runner.group("Build" + (" and push" if spec.push else "")):
-            status = run_in_chroot(sandbox.root, invocation, show)
+            status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
         if status != 0:
             raise BuildFailed(watcher.summary(status), instruction=watcher.last_instruction)
         if not spec.push:

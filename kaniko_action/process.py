@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
@@ -15,6 +16,22 @@ from .argv import Invocation
 from .errors import Cancelled
 
 KILL_GRACE_SECONDS = 5.0
+# Go runs package initialisers (where kaniko resolves /proc/self/exe) long before this.
+STARTUP_SECONDS = 1.0
+
+
+class _Once:
+    def __init__(self, action: Callable[[], None]) -> None:
+        self._action = action
+        self._lock = threading.Lock()
+        self._done = False
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        self._action()
 
 
 def _enter_chroot(root: str) -> Callable[[], None]:
@@ -80,10 +97,8 @@ def terminate(
         if not pids:
             return
         for pid in pids:
-            try:
+            with suppress(ProcessLookupError):
                 os.kill(pid, sig)
-            except ProcessLookupError:
-                pass
         deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 10.0)
         while time.monotonic() < deadline and _alive(processes_of(session, root), child):
             time.sleep(0.05)
@@ -117,11 +132,19 @@ def cancellation() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def run_in_chroot(root: Path, invocation: Invocation, on_line: Callable[[str], None]) -> int:
+def run_in_chroot(
+    root: Path,
+    invocation: Invocation,
+    on_line: Callable[[str], None],
+    on_started: Callable[[], None] = lambda: None,
+) -> int:
     """Run the executor chrooted into `root`, streaming its output; returns its exit status.
 
     The executable path only exists inside the chroot, so if entering it failed the exec
     fails too: the executor can never start against the runner's own `/`.
+
+    `on_started` runs once the executor is past its start-up: at its first line of output,
+    or after STARTUP_SECONDS, whichever comes first.
     """
     proc = subprocess.Popen(
         list(invocation.argv),
@@ -129,16 +152,22 @@ def run_in_chroot(root: Path, invocation: Invocation, on_line: Callable[[str], N
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        preexec_fn=_enter_chroot(str(root)),  # noqa: PLW1509 - chroot must happen in the child
+        preexec_fn=_enter_chroot(str(root)),
         start_new_session=True,
         close_fds=True,
     )
+    started = _Once(on_started)
+    timer = threading.Timer(STARTUP_SECONDS, started)
+    timer.daemon = True
+    timer.start()
     try:
         assert proc.stdout is not None
         for raw in proc.stdout:
+            started()
             on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
         return proc.wait()
     finally:
+        timer.cancel()
         # RUN steps run in process groups of their own; anything left in the session or
         # the chroot goes now, before the chroot is deleted.
         terminate(proc.pid, root, proc)

@@ -105,8 +105,17 @@ class Sandbox:
         proc_self = root / "proc" / "self"
         proc_self.mkdir(parents=True)
         (proc_self / "mountinfo").write_text(mountinfo_text(INJECTED), encoding="utf-8")
+        # Maintained kaniko resolves its own path through /proc/self/exe when it starts.
+        # The link must go once it has: programs in RUN steps (busybox's shell, for one)
+        # re-execute themselves through /proc/self/exe and would run the executor instead.
         os.symlink(str(layout.executor), proc_self / "exe")
         self.path(layout.outputs_dir).mkdir(parents=True)
+
+    def drop_exe_link(self) -> None:
+        """Remove proc/self/exe, which only the executor's start-up needs."""
+        link = self.root / "proc" / "self" / "exe"
+        if os.path.islink(link):
+            os.unlink(link)
 
     def _install_kaniko(self, layout: ChrootLayout, executor_dir: Path) -> None:
         dest = self.path(layout.kaniko_dir)
