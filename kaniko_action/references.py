@@ -53,6 +53,11 @@ def parse_reference(input_name: str, value: str) -> Reference:
         host = None
         if not re.fullmatch(rf"{_COMPONENT}(?:/{_COMPONENT})*", path):
             raise InputError(input_name, f"'{value}' is not a valid image reference")
+    if not 2 <= len(path) <= 255:
+        # kaniko (go-containerregistry) refuses these only when it is about to push.
+        raise InputError(
+            input_name, f"'{value}': the repository path must be 2 to 255 characters long"
+        )
     registry = host or DOCKER_HUB
     if registry == "docker.io":
         registry = DOCKER_HUB

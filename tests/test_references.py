@@ -34,7 +34,15 @@ def test_parse_reference_rejects(value: str) -> None:
         parse_reference("tags", value)
 
 
-@pytest.mark.parametrize("value", ["localhost:5000", "10.0.0.1", "reg.example.com:443", "[::1]:5000"])
+@pytest.mark.parametrize("value", ["localhost:5000/x:1", "reg.example.com/" + "a" * 256])
+def test_repository_length(value: str) -> None:
+    with pytest.raises(InputError, match="2 to 255 characters"):
+        parse_reference("tags", value)
+
+
+@pytest.mark.parametrize(
+    "value", ["localhost:5000", "10.0.0.1", "reg.example.com:443", "[::1]:5000"]
+)
 def test_registry_host(value: str) -> None:
     assert check_registry_host("insecure-registries", value) == value
 
