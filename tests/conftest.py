@@ -51,7 +51,7 @@ def debian_image(registry: Registry) -> str:
     return registry.ref("base/debian", "bookworm")
 
 
-@pytest.fixture(params=["upstream"])
+@pytest.fixture(params=["upstream", "fork"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> ActionHarness:
     workspace = tmp_path / "workspace"
     runner_temp = tmp_path / "runner-temp"

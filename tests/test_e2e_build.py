@@ -4,8 +4,6 @@ was left untouched."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from .support.action import ActionHarness, ActionRun
@@ -30,7 +28,10 @@ def assert_pushed(registry: Registry, run: ActionRun, repo: str, tag: str) -> di
 def test_v2_inputs_dockerfile_at_root(
     harness: ActionHarness, registry: Registry, busybox_image: str
 ) -> None:
-    harness.write("Dockerfile", f"FROM {busybox_image}\nCOPY app.txt /srv/app.txt\n")
+    harness.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\nCOPY app.txt /srv/app.txt\nRUN sleep 0 && ls /srv > /listing\n",
+    )
     harness.write("app.txt", "v2 build\n")
     run = harness.run(
         dockerfile="Dockerfile",
@@ -40,6 +41,8 @@ def test_v2_inputs_dockerfile_at_root(
     )
     files = assert_pushed(registry, run, "e2e/v2", "first")
     assert files["srv/app.txt"].text == "v2 build\n"
+    # busybox applets re-execute /proc/self/exe: it must not be the executor by then.
+    assert files["listing"].text == "app.txt\n"
     assert files["bin/busybox"].type == "file"
     assert_clean(run)
 
@@ -100,13 +103,9 @@ RUN echo final-etc > /etc/final-marker && echo nameserver-check >> /usr/share/fr
 """
 
 
-def test_multi_stage_debian(
-    harness: ActionHarness, registry: Registry, debian_image: str
-) -> None:
+def test_multi_stage_debian(harness: ActionHarness, registry: Registry, debian_image: str) -> None:
     harness.write("Dockerfile", MULTI_STAGE.format(base=debian_image))
-    run = harness.run(
-        tags=f"{registry.host}/e2e/multistage:1", insecure_registries=registry.host
-    )
+    run = harness.run(tags=f"{registry.host}/e2e/multistage:1", insecure_registries=registry.host)
     files = assert_pushed(registry, run, "e2e/multistage", "1")
     assert files["usr/share/from-builder"].text == "built-in-builder\nnameserver-check\n"
     assert len(files["opt/random.hex"].text.split()) == 64
@@ -139,15 +138,19 @@ def test_image_containing_kaniko_directory(
     assert_clean(run)
 
 
-def test_two_builds_in_one_job(harness: ActionHarness, registry: Registry, busybox_image: str) -> None:
+def test_two_builds_in_one_job(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
     harness.write("one/Dockerfile", f"FROM {busybox_image}\nRUN echo one > /which\n")
     harness.write("two/Dockerfile", f"FROM {busybox_image}\nRUN echo two > /which\n")
     first = harness.run(
-        file="one/Dockerfile", tags=f"{registry.host}/e2e/twice:one",
+        file="one/Dockerfile",
+        tags=f"{registry.host}/e2e/twice:one",
         insecure_registries=registry.host,
     )
     second = harness.run(
-        file="two/Dockerfile", tags=f"{registry.host}/e2e/twice:two",
+        file="two/Dockerfile",
+        tags=f"{registry.host}/e2e/twice:two",
         insecure_registries=registry.host,
     )
     assert assert_pushed(registry, first, "e2e/twice", "one")["which"].text == "one\n"

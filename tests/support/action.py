@@ -13,6 +13,7 @@ from kaniko_action.inputs import env_name
 from .hostcheck import HostSnapshot
 
 ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT = 900
 
 
 def parse_file_command(text: str) -> dict[str, str]:
@@ -79,7 +80,22 @@ class ActionHarness:
         env.update({env_name(k): v for k, v in inputs.items()})
         return env
 
-    def run(self, timeout: float = 600, **inputs: str) -> ActionRun:
+    def start(self, **inputs: str) -> subprocess.Popen[str]:
+        """Start the action without waiting; output is line-buffered text on stdout."""
+        named = {k.replace("_", "-"): v for k, v in inputs.items()}
+        files = self.runner_temp.parent / "files"
+        files.mkdir(exist_ok=True)
+        return subprocess.Popen(
+            [sys.executable, "-u", str(ROOT / "entrypoint.py")],
+            env=self.env(named, files),
+            cwd=self.workspace,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+
+    def run(self, **inputs: str) -> ActionRun:
         """Run entrypoint.py with `inputs` (underscores stand for hyphens in input names)."""
         named = {k.replace("_", "-"): v for k, v in inputs.items()}
         files = self.runner_temp.parent / "files"
@@ -94,7 +110,7 @@ class ActionHarness:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
+            timeout=RUN_TIMEOUT,
             check=False,
         )
         print(proc.stdout)

@@ -9,9 +9,24 @@ from pathlib import Path
 
 # Watched recursively (small) and at their top level (large).
 RECURSIVE = ("/etc", "/kaniko", "/root/.docker", "/usr/local/bin")
-TOP_LEVEL = ("/", "/bin", "/sbin", "/usr/bin", "/usr/sbin", "/usr/lib", "/lib", "/var/lib", "/opt",
-             "/root", "/home", "/dev")
+TOP_LEVEL = (
+    "/",
+    "/bin",
+    "/sbin",
+    "/usr/bin",
+    "/usr/sbin",
+    "/usr/lib",
+    "/lib",
+    "/var/lib",
+    "/opt",
+    "/root",
+    "/home",
+    "/dev",
+)
 EXECUTOR_MARK = "/.kaniko-build/executor"
+# Touched by any terminal or shared-memory user on the machine, never by a build in a chroot
+# (whose /dev holds only the nodes the sandbox made).
+VOLATILE = ("/dev/pts", "/dev/shm", "/dev/ptmx")
 
 Entry = tuple[int, int, int, int, int, int, str]
 
@@ -64,8 +79,10 @@ def executor_processes() -> list[str]:
             root = os.readlink(f"/proc/{name}/root")
         except OSError:
             continue
-        if cmdline.endswith(EXECUTOR_MARK) or cmdline.endswith("/executor") or (
-            "kaniko-build-" in root
+        if (
+            cmdline.endswith(EXECUTOR_MARK)
+            or cmdline.endswith("/executor")
+            or ("kaniko-build-" in root)
         ):
             found.append(f"{name}: {cmdline} (root {root})")
     return found
@@ -115,11 +132,13 @@ class HostSnapshot:
             recursive = root in RECURSIVE or root == str(self.workspace)
             after = snapshot_tree(root, recursive)
             for path in sorted(set(before) | set(after)):
-                if path.startswith("/dev/pts") or path.startswith("/dev/shm"):
+                if path.startswith(VOLATILE):
                     continue
                 if before.get(path) != after.get(path):
-                    what = "added" if path not in before else (
-                        "removed" if path not in after else "changed"
+                    what = (
+                        "added"
+                        if path not in before
+                        else ("removed" if path not in after else "changed")
                     )
                     problems.append(f"{what}: {path}")
         problems += [f"process left: {p}" for p in executor_processes()]
