@@ -11,8 +11,16 @@ from .spec import BuildSpec
 # Variables the executor itself depends on; a build argument of that name goes on the
 # command line instead of through the environment.
 _EXECUTOR_ENV = frozenset(
-    {"PATH", "HOME", "USER", "KANIKO_DIR", "DOCKER_CONFIG", "SSL_CERT_DIR", "SSL_CERT_FILE",
-     "container"}
+    {
+        "PATH",
+        "HOME",
+        "USER",
+        "KANIKO_DIR",
+        "DOCKER_CONFIG",
+        "SSL_CERT_DIR",
+        "SSL_CERT_FILE",
+        "container",
+    }
 )
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 

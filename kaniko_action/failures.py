@@ -39,8 +39,10 @@ class LogWatcher:
 
     def summary(self, status: int) -> str:
         reason = self.errors[-1] if self.errors else (self.tail[-1] if self.tail else "")
-        where = f"instruction `{self.last_instruction}` failed" if self.last_instruction else (
-            "kaniko failed"
+        where = (
+            f"instruction `{self.last_instruction}` failed"
+            if self.last_instruction
+            else ("kaniko failed")
         )
         text = f"{where} (executor exit status {status})"
         return f"{text}: {reason}" if reason else text

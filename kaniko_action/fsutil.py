@@ -8,8 +8,11 @@ from pathlib import Path
 
 
 def _unescape_mountinfo(field: str) -> str:
-    return field.replace("\\040", " ").replace("\\011", "\t").replace("\\012", "\n").replace(
-        "\\134", "\\"
+    return (
+        field.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
     )
 
 
@@ -44,7 +47,9 @@ def remove_tree(path: Path) -> None:
         return
     mounted = mounts_under(path)
     if mounted:
-        raise CrossesMount(f"refusing to delete {path}: mount points below it: {', '.join(mounted)}")
+        raise CrossesMount(
+            f"refusing to delete {path}: mount points below it: {', '.join(mounted)}"
+        )
     if not stat.S_ISDIR(top.st_mode):
         os.unlink(path)
         return

@@ -37,7 +37,9 @@ INPUTS: tuple[InputDef, ...] = (
         "Dockerfile path relative to the workspace. Default: `Dockerfile`, or "
         "`<context>/Dockerfile` when only `context` is given.",
     ),
-    InputDef("dockerfile", "Old (v2) name of `file`; giving both with different values is an error."),
+    InputDef(
+        "dockerfile", "Old (v2) name of `file`; giving both with different values is an error."
+    ),
     InputDef("image", "Image repository to push to (v2 interface); pushed as `image:tag`."),
     InputDef("tag", "Tag used with `image`.", default="latest"),
     InputDef(

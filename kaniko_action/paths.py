@@ -38,7 +38,8 @@ def _resolve(workspace: Path, name: str, value: str) -> Path:
     real = Path(os.path.realpath(lexical))
     if not is_within(real, workspace):
         raise InputError(
-            name, f"'{value}' resolves to {real} through a symlink, outside the workspace {workspace}"
+            name,
+            f"'{value}' resolves to {real} through a symlink, outside the workspace {workspace}",
         )
     if not real.exists():
         raise InputError(name, f"'{value}' is a broken symlink (looked for {lexical})")
@@ -54,7 +55,9 @@ def resolve_paths(workspace: str, context: str, file: str, dockerfile: str) -> B
         raise InputError(
             "file", f"'{file}' differs from 'dockerfile' ('{dockerfile}'); give only one of them"
         )
-    file_input, file_value = ("file", file) if file or not dockerfile else ("dockerfile", dockerfile)
+    file_input, file_value = (
+        ("file", file) if file or not dockerfile else ("dockerfile", dockerfile)
+    )
 
     if context:
         ctx = _resolve(ws, "context", context)

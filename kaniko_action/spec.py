@@ -61,7 +61,8 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
     if target is not None and any(c.isspace() for c in target):
         raise InputError("target", f"'{target}' is not a stage name")
     insecure = tuple(
-        check_registry_host("insecure-registries", v) for v in parse_list(raw["insecure-registries"])
+        check_registry_host("insecure-registries", v)
+        for v in parse_list(raw["insecure-registries"])
     )
     executor_dir = Path(raw["executor-dir"] or "/kaniko")
     if not executor_dir.is_absolute():

@@ -37,8 +37,15 @@ def test_set_but_empty_input_stays_empty() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("true", True), ("True", True), ("TRUE", True), ("false", False), ("False", False),
-     ("FALSE", False), (" true ", True)],
+    [
+        ("true", True),
+        ("True", True),
+        ("TRUE", True),
+        ("false", False),
+        ("False", False),
+        ("FALSE", False),
+        (" true ", True),
+    ],
 )
 def test_parse_bool_yaml_core_schema(value: str, expected: bool) -> None:
     assert parse_bool("push", value) is expected

@@ -79,7 +79,9 @@ def test_refusals_name_input_and_path(
 def test_symlink_pointing_outside_is_refused(ws: Path) -> None:
     os.symlink(ws.parent / "outside" / "Dockerfile", ws / "LinkedDockerfile")
     os.symlink(ws.parent / "outside", ws / "linkedctx")
-    with pytest.raises(InputError, match=r"input 'file': 'LinkedDockerfile' resolves to .* symlink"):
+    with pytest.raises(
+        InputError, match=r"input 'file': 'LinkedDockerfile' resolves to .* symlink"
+    ):
         resolve_paths(str(ws), "", "LinkedDockerfile", "")
     with pytest.raises(InputError, match=r"input 'context': 'linkedctx' resolves to .* symlink"):
         resolve_paths(str(ws), "linkedctx", "", "")

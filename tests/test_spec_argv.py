@@ -54,16 +54,27 @@ def invocation(ws: Path, **inputs: str) -> tuple[list[str], dict[str, str]]:
         ),
         ({"push": "false"}, ["--no-push"]),
         ({"push": "false", "tags": "r/a:1"}, ["--destination=r/a:1", *DIGESTS, "--no-push"]),
-        ({"tags": "r/a:1", "target": "builder"}, ["--destination=r/a:1", *DIGESTS, "--target=builder"]),
+        (
+            {"tags": "r/a:1", "target": "builder"},
+            ["--destination=r/a:1", *DIGESTS, "--target=builder"],
+        ),
         (
             {"tags": "r/a:1", "labels": "org.opencontainers.image.title=My App\na=b=c"},
-            ["--destination=r/a:1", *DIGESTS,
-             "--label=org.opencontainers.image.title=My App", "--label=a=b=c"],
+            [
+                "--destination=r/a:1",
+                *DIGESTS,
+                "--label=org.opencontainers.image.title=My App",
+                "--label=a=b=c",
+            ],
         ),
         (
             {"tags": "r/a:1", "insecure_registries": "localhost:5000, 127.0.0.1:9\n"},
-            ["--destination=r/a:1", *DIGESTS,
-             "--insecure-registry=localhost:5000", "--insecure-registry=127.0.0.1:9"],
+            [
+                "--destination=r/a:1",
+                *DIGESTS,
+                "--insecure-registry=localhost:5000",
+                "--insecure-registry=127.0.0.1:9",
+            ],
         ),
     ],
 )
@@ -102,7 +113,11 @@ def test_environment_matches_the_executor_image(ws: Path) -> None:
     ("inputs", "dockerfile", "context"),
     [
         ({"context": "sub"}, f"{KD}/context/Dockerfile", f"{KD}/context"),
-        ({"file": "sub/Dockerfile", "context": "."}, f"{KD}/context/sub/Dockerfile", f"{KD}/context"),
+        (
+            {"file": "sub/Dockerfile", "context": "."},
+            f"{KD}/context/sub/Dockerfile",
+            f"{KD}/context",
+        ),
         ({"dockerfile": "sub/Dockerfile"}, f"{KD}/context/Dockerfile", f"{KD}/context"),
         (
             {"file": "other/Dockerfile.prd", "context": "sub"},

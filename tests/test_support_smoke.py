@@ -48,9 +48,7 @@ def _tar(entries: list[tuple[str, bytes | str | None, int]]) -> bytes:
                 info.type = tarfile.DIRTYPE
                 tar.addfile(info)
             elif isinstance(content, str):
-                info.type = (
-                    tarfile.SYMTYPE if content.startswith("->") else tarfile.LNKTYPE
-                )
+                info.type = tarfile.SYMTYPE if content.startswith("->") else tarfile.LNKTYPE
                 info.linkname = content[2:]
                 tar.addfile(info)
             else:
@@ -87,9 +85,7 @@ def test_plain_registry_busybox_roundtrip(tmp_path: Path) -> None:
         assert files["bin/busybox"].type == "file"
         assert files["bin/busybox"].content == HOST_BUSYBOX.read_bytes()
         assert files["bin/busybox"].mode == 0o755
-        assert (
-            files["bin/sh"].type == "symlink" and files["bin/sh"].linkname == "busybox"
-        )
+        assert files["bin/sh"].type == "symlink" and files["bin/sh"].linkname == "busybox"
         assert all(f"bin/{applet}" in files for applet in busybox_applets())
         assert files["tmp"].type == "dir" and files["tmp"].mode == 0o1777
         assert files["root"].mode == 0o700
@@ -111,22 +107,15 @@ def test_tls_htpasswd_registry(tmp_path: Path) -> None:
 
         assert registry.client(auth=None).ping() == 401
         assert (
-            RegistryClient(registry.url, verify=ca)
-            .request("GET", "/v2/_catalog")
-            .status_code
+            RegistryClient(registry.url, verify=ca).request("GET", "/v2/_catalog").status_code
             == 401
         )
         assert registry.client(auth=("alice", "wrong")).ping() == 401
         assert registry.client(auth=("bob", "secret")).ping() == 401
-        assert (
-            RegistryClient(registry.url, auth=("alice", "secret"), verify=ca).ping()
-            == 200
-        )
+        assert RegistryClient(registry.url, auth=("alice", "secret"), verify=ca).ping() == 200
         # The certificate is valid for "localhost" too.
         localhost = f"https://localhost:{registry.port}"
-        assert (
-            RegistryClient(localhost, auth=("alice", "secret"), verify=ca).ping() == 200
-        )
+        assert RegistryClient(localhost, auth=("alice", "secret"), verify=ca).ping() == 200
         # Without the throw-away CA the certificate is not trusted.
         with pytest.raises(requests.exceptions.SSLError):
             RegistryClient(registry.url, auth=("alice", "secret")).ping()
@@ -134,34 +123,25 @@ def test_tls_htpasswd_registry(tmp_path: Path) -> None:
         with pytest.raises(RegistryError, match="401"):
             registry.client(auth=None).push_blob("x/y", b"data")
         digest = push_busybox(registry, repo="private/busybox")
-        assert (
-            registry.client().get_manifest("private/busybox", "latest").digest == digest
-        )
+        assert registry.client().get_manifest("private/busybox", "latest").digest == digest
         auth = registry.docker_config()["auths"][registry.host]["auth"]
         assert auth == "YWxpY2U6c2VjcmV0"  # base64("alice:secret")
 
 
 def test_mutual_tls_registry(tmp_path: Path) -> None:
     with Registry.start(tmp_path, tls=True, client_ca=True) as registry:
-        assert (
-            registry.client_cert_path is not None
-            and registry.client_key_path is not None
-        )
+        assert registry.client_cert_path is not None and registry.client_key_path is not None
         assert registry.client().ping() == 200
         with pytest.raises(requests.exceptions.ConnectionError):
             registry.client(client_cert=False).ping()
 
 
-def test_registry_start_failure_shows_log(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_registry_start_failure_shows_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = tmp_path / "fake-registry"
     fake.write_text('#!/bin/sh\necho "cannot serve $2"\nexit 3\n')
     fake.chmod(0o755)
     monkeypatch.setattr(registry_module, "REGISTRY_BINARY", str(fake))
-    with pytest.raises(
-        RegistryError, match=r"exited with 3:\ncannot serve .*config\.yml"
-    ):
+    with pytest.raises(RegistryError, match=r"exited with 3:\ncannot serve .*config\.yml"):
         Registry.start(tmp_path / "registry", timeout=10)
 
 
@@ -220,15 +200,11 @@ def test_safe_rmtree_unmounts_and_keeps_mounted_data(tmp_path: Path) -> None:
     target = tmp_path / "target"
     (target / "proc").mkdir(parents=True)
     (target / "bind").mkdir()
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "tmpfs", str(target / "proc")], check=False
-    )
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(target / "proc")], check=False)
     if mounted.returncode != 0:
         pytest.skip("cannot mount tmpfs here")
     try:
-        subprocess.run(
-            ["mount", "--bind", str(outside), str(target / "bind")], check=True
-        )
+        subprocess.run(["mount", "--bind", str(outside), str(target / "bind")], check=True)
         (target / "proc" / "on-tmpfs").write_text("x")
         assert len(mounts_under(target)) == 2
         safe_rmtree(target)

