@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kaniko_action.main import run  # noqa: E402
+from kaniko_action.main import run
 
 if __name__ == "__main__":
     sys.exit(run(os.environ))
