@@ -5,7 +5,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from kaniko_action.main import run
+from kaniko_action.main import main
 
 if __name__ == "__main__":
-    sys.exit(run(os.environ))
+    sys.exit(main(os.path.abspath(__file__), sys.argv[1:]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from .argv import executor_invocation
@@ -14,6 +14,7 @@ from .errors import ActionError, BuildFailed, Cancelled
 from .failures import LogWatcher
 from .inputs import read_raw_inputs
 from .layout import chroot_layout
+from .privileges import ensure_root
 from .process import cancellation, run_in_chroot
 from .results import BuildResult, read_result
 from .runner import Runner
@@ -55,6 +56,16 @@ def build(spec: BuildSpec, env: Mapping[str, str], runner: Runner) -> BuildResul
         return read_result(
             sandbox.path(layout.digest_file), sandbox.path(layout.image_name_with_digest_file)
         )
+
+
+def main(script: str, argv: Sequence[str]) -> int:
+    """The action's entry: become root if needed, then build from the INPUT_* variables."""
+    try:
+        ensure_root(script, argv)
+    except ActionError as e:
+        Runner(os.environ).error(str(e), title=e.title)
+        return 1
+    return run(os.environ)
 
 
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
