@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The main job, end to end on this machine: start a local registry, push a busybox base
+# image to it, build example/ with kaniko-build (the real executor, in its chroot), push the
+# result and print its digest.
+set -euo pipefail
+
+cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup.sh
+VENV="${KANIKO_BUILD_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kaniko-build/venv}"
+exec "$VENV/bin/python" scripts/demo.py "$@"
