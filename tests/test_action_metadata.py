@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,16 @@ def test_every_input_reaches_the_script_through_env_only() -> None:
     assert step["run"] == 'python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
     assert "${{" not in step["run"]
     assert step["env"] == {env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS}
+
+
+def test_readme_table_is_generated_from_action_yml() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "readme_table", ROOT / "scripts" / "readme_table.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert module.updated_readme(readme, load_action()) == readme, (
+        "README.md's inputs/outputs table is stale: run python3 scripts/readme_table.py"
+    )
