@@ -75,4 +75,31 @@ def executor_invocation(spec: BuildSpec, layout: ChrootLayout) -> Invocation:
     if spec.target:
         argv.append(f"--target={spec.target}")
     argv += [f"--insecure-registry={r}" for r in spec.insecure_registries]
+    argv += [f"--skip-tls-verify-registry={r}" for r in spec.skip_tls_verify_registries]
+    argv += [f"--registry-mirror={m}" for m in spec.registry_mirrors]
+    if spec.cache:
+        argv.append("--cache=true")
+        if spec.cache_repo:
+            argv.append(f"--cache-repo={spec.cache_repo}")
+        if spec.cache_ttl:
+            argv.append(f"--cache-ttl={spec.cache_ttl}")
+    if spec.cache_dir is not None:
+        argv.append(f"--cache-dir={layout.cache_dir}")
+    if spec.platform:
+        argv.append(f"--custom-platform={spec.platform}")
+    if spec.reproducible:
+        argv.append("--reproducible")
+    if spec.snapshot_mode:
+        argv.append(f"--snapshot-mode={spec.snapshot_mode}")
+    if spec.use_new_run:
+        argv.append("--use-new-run")
+    if spec.push_retry is not None:
+        argv.append(f"--push-retry={spec.push_retry}")
+    if spec.verbosity != "info":
+        argv.append(f"--verbosity={spec.verbosity}")
+    if spec.tar_path is not None:
+        argv.append(f"--tar-path={layout.tar_path}")
+    if spec.oci_layout_path is not None:
+        argv.append(f"--oci-layout-path={layout.oci_layout}")
+    argv += spec.extra_args
     return Invocation(argv=tuple(argv), env=env)

@@ -30,9 +30,18 @@ class BuildFailed(ActionError):
 
     title = "Build failed"
 
-    def __init__(self, message: str, *, instruction: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        instruction: str | None = None,
+        stage: int | None = None,
+        pushing: bool = False,
+    ) -> None:
         super().__init__(message)
         self.instruction = instruction
+        self.stage = stage
+        self.pushing = pushing
 
 
 class Cancelled(ActionError):

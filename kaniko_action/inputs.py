@@ -64,11 +64,108 @@ INPUTS: tuple[InputDef, ...] = (
         "image's `/kaniko`.",
         default="/kaniko",
     ),
+    InputDef(
+        "cache", "Cache layers in a registry repository (kaniko's `--cache`).", default="false"
+    ),
+    InputDef(
+        "cache-repo",
+        "Repository for cached layers. Default: the first destination's repository + `/cache`.",
+    ),
+    InputDef("cache-repository", "int128/kaniko-action's name for `cache-repo`."),
+    InputDef("cache-ttl", "How long cached layers stay valid, as a Go duration (e.g. `168h`)."),
+    InputDef(
+        "cache-dir",
+        "Runner directory of base images pre-pulled by kaniko's warmer (e.g. a mounted volume).",
+    ),
+    InputDef(
+        "registry-mirrors",
+        "Registry mirrors used instead of Docker Hub (newline or comma separated).",
+    ),
+    InputDef(
+        "skip-tls-verify-registries",
+        "Registries (`host:port`) whose TLS certificate is not verified.",
+    ),
+    InputDef("platform", "Platform to build for (one), e.g. `linux/arm64`."),
+    InputDef("reproducible", "Strip timestamps for a reproducible image.", default="false"),
+    InputDef("snapshot-mode", "kaniko's snapshot mode: `full`, `redo` or `time`."),
+    InputDef("use-new-run", "Use kaniko's experimental RUN implementation.", default="false"),
+    InputDef("push-retry", "Number of retries for pushing the image."),
+    InputDef(
+        "verbosity",
+        "kaniko's log level: `trace`, `debug`, `info`, `warn`, `error`, `fatal` or `panic`.",
+        default="info",
+    ),
+    InputDef(
+        "tar-path",
+        "Write the image as a tarball to this path (relative to the workspace). Works with "
+        "`push: false`; needs a destination name in `tags` or `image`.",
+    ),
+    InputDef(
+        "oci-layout-path",
+        "Write the image as an OCI image layout directory to this path (relative to the "
+        "workspace).",
+    ),
+    InputDef(
+        "kaniko-args",
+        "Extra executor arguments, one per line, for anything without an input of its own.",
+    ),
+    InputDef(
+        "add-hosts",
+        "Extra `/etc/hosts` entries for the build, `host:ip` (newline or comma separated).",
+    ),
+    InputDef("summary", "Write a job summary.", default="true"),
+    # docker/build-push-action inputs, so that a workflow written for it runs unchanged.
+    InputDef(
+        "platforms",
+        "build-push-action's platform list; kaniko builds one platform per run, so it takes "
+        "a single entry.",
+    ),
+    InputDef("no-cache", "Do not use the layer cache.", default="false"),
+    InputDef("pull", "Always pull base images (kaniko always does).", default="false"),
+    InputDef("load", "Not possible here (no Docker daemon): use `tar-path`.", default="false"),
+    InputDef(
+        "cache-from",
+        "build-push-action cache sources; `type=registry,ref=REPO` entries map to `cache-repo`.",
+    ),
+    InputDef(
+        "cache-to",
+        "build-push-action cache exports; `type=registry,ref=REPO` entries map to `cache-repo`.",
+    ),
+    InputDef("outputs", "Not supported: use `push`, `tar-path` or `oci-layout-path`."),
+    InputDef("secrets", "Not supported by the kaniko executor."),
+    InputDef("secret-files", "Not supported by the kaniko executor."),
+    InputDef("secret-envs", "Not supported by the kaniko executor."),
+    InputDef("ssh", "Not supported by the kaniko executor."),
+    InputDef("build-contexts", "Not supported by the kaniko executor."),
+    InputDef("builder", "Ignored with a warning: kaniko has no builder instances."),
+    InputDef("network", "`default` or `host` (RUN steps use the runner's network).", default=""),
+    InputDef("allow", "Ignored with a warning: kaniko has no entitlements."),
+    InputDef("annotations", "Ignored with a warning: kaniko sets no annotations; use `labels`."),
+    InputDef("attests", "Ignored with a warning: kaniko produces no attestations."),
+    InputDef("provenance", "Ignored with a warning unless `false`: no provenance attestation."),
+    InputDef("sbom", "Ignored with a warning unless `false`: no SBOM attestation."),
+    InputDef("call", "Only `build` is possible."),
+    InputDef("cgroup-parent", "Ignored with a warning: RUN steps are not containers here."),
+    InputDef("shm-size", "Ignored with a warning: RUN steps are not containers here."),
+    InputDef("ulimit", "Ignored with a warning: RUN steps are not containers here."),
+    InputDef("no-cache-filters", "Not supported: kaniko's cache is all or nothing."),
+    InputDef("github-token", "Ignored with a warning: only git contexts would use it."),
 )
 
 OUTPUTS: tuple[OutputDef, ...] = (
     OutputDef("digest", "Digest (`sha256:...`) of the pushed image manifest."),
     OutputDef("image", "First destination's repository with the digest (`repo@sha256:...`)."),
+    OutputDef("tags", "The destinations pushed, one per line (empty when nothing was pushed)."),
+    OutputDef(
+        "imageid",
+        "Image ID (digest of the image configuration), when a tarball or OCI layout was written.",
+    ),
+    OutputDef(
+        "metadata",
+        "JSON: destinations, digest, image name with digest, image ID, kaniko version, duration.",
+    ),
+    OutputDef("tar-path", "Path of the image tarball, when `tar-path` was given."),
+    OutputDef("oci-layout-path", "Path of the OCI layout, when `oci-layout-path` was given."),
 )
 
 INPUT_NAMES = frozenset(i.name for i in INPUTS)

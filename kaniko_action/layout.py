@@ -34,6 +34,9 @@ class ChrootLayout:
     ca_bundle: PurePosixPath
     digest_file: PurePosixPath
     image_name_with_digest_file: PurePosixPath
+    tar_path: PurePosixPath
+    oci_layout: PurePosixPath
+    cache_dir: PurePosixPath
 
     @property
     def outputs_dir(self) -> PurePosixPath:
@@ -56,6 +59,9 @@ def chroot_layout(paths: BuildPaths) -> ChrootLayout:
         ca_bundle=KANIKO_DIR / "ssl" / "certs" / "ca-certificates.crt",
         digest_file=out / "digest",
         image_name_with_digest_file=out / "image-name-with-digest",
+        tar_path=out / "image.tar",
+        oci_layout=out / "oci",
+        cache_dir=KANIKO_DIR / "cache",
     )
 
 

@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from .argv import executor_invocation
+from .argv import Invocation, base_env, executor_invocation
 from .credentials import load_runner_config, write_docker_config
+from .dockerfile import locate, parse
 from .errors import ActionError, BuildFailed, Cancelled
-from .failures import LogWatcher
 from .inputs import read_raw_inputs
-from .layout import chroot_layout
+from .kaniko_log import LogWatcher
+from .layout import ChrootLayout, chroot_layout
 from .privileges import ensure_root
 from .process import cancellation, run_in_chroot
-from .results import BuildResult, read_result
-from .runner import Runner
+from .report import BuildReport, summary_markdown
+from .results import (
+    image_id_from_oci_layout,
+    image_id_from_tarball,
+    kaniko_version,
+    read_result,
+)
+from .runner import Phases, Runner
 from .sandbox import Sandbox, check_executor_dir
 from .spec import BuildSpec, build_spec
-from .staging import stage_context
+from .staging import collect_output, stage_cache_dir, stage_context
+
+_SECRET_NAME = re.compile(r"(?i)(token|secret|passw|pwd|credential|auth|private|api_?key)")
 
 
 def work_base(env: Mapping[str, str]) -> Path:
@@ -32,30 +42,109 @@ def workspace_of(env: Mapping[str, str]) -> str:
     return env.get("GITHUB_WORKSPACE") or os.getcwd()
 
 
-def build(spec: BuildSpec, env: Mapping[str, str], runner: Runner) -> BuildResult | None:
-    """Run one build in a fresh sandbox; returns the pushed result, None when nothing was pushed."""
+def mask_secrets(spec: BuildSpec, runner: Runner) -> None:
+    """Mask build-argument values whose names say they are secret, before anything prints."""
+    for name, value in spec.build_args:
+        if value and _SECRET_NAME.search(name):
+            runner.mask(value)
+
+
+def _executor_version(sandbox: Sandbox, layout: ChrootLayout) -> str | None:
+    lines: list[str] = []
+    version = Invocation((str(layout.executor), "version"), base_env(layout))
+    if run_in_chroot(sandbox.root, version, lines.append) != 0:
+        return None
+    return kaniko_version("\n".join(lines))
+
+
+def _prepare(
+    sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, env: Mapping[str, str]
+) -> None:
+    sandbox.populate(layout, spec.executor_dir)
+    sandbox.add_hosts(spec.add_hosts)
+    write_docker_config(sandbox.path(layout.docker_config_dir), load_runner_config(env))
+    stage_context(str(sandbox.root), spec.paths, layout)
+    if spec.cache_dir is not None:
+        stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
+
+
+def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: BuildReport) -> None:
+    owner = spec.paths.workspace
+    if spec.tar_path is not None:
+        collect_output(sandbox.path(layout.tar_path), spec.tar_path, owner)
+        report.tar_path = str(spec.tar_path)
+        report.image_id = image_id_from_tarball(spec.tar_path)
+    if spec.oci_layout_path is not None:
+        collect_output(sandbox.path(layout.oci_layout), spec.oci_layout_path, owner)
+        report.oci_layout_path = str(spec.oci_layout_path)
+        report.image_id = report.image_id or image_id_from_oci_layout(spec.oci_layout_path)
+
+
+def build(
+    spec: BuildSpec, env: Mapping[str, str], runner: Runner, phases: Phases, report: BuildReport
+) -> None:
+    """Run one build in a fresh sandbox, filling `report`; raises on failure."""
     layout = chroot_layout(spec.paths)
     invocation = executor_invocation(spec, layout)
-    watcher = LogWatcher()
+    watcher = LogWatcher(on_push=lambda: phases.start("Push"))
 
     def show(line: str) -> None:
         watcher.feed(line)
         runner.echo(line)
 
-    with cancellation(), Sandbox(work_base(env)) as sandbox:
-        with runner.group("Prepare the chroot"):
-            sandbox.populate(layout, spec.executor_dir)
-            write_docker_config(sandbox.path(layout.docker_config_dir), load_runner_config(env))
-            stage_context(str(sandbox.root), spec.paths, layout)
-        with runner.group("Build" + (" and push" if spec.push else "")):
-            status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
-        if status != 0:
-            raise BuildFailed(watcher.summary(status), instruction=watcher.last_instruction)
-        if not spec.push:
-            return None
-        return read_result(
-            sandbox.path(layout.digest_file), sandbox.path(layout.image_name_with_digest_file)
+    with cancellation():
+        sandbox = Sandbox(work_base(env))
+        try:
+            with sandbox:
+                phases.start("Stage")
+                _prepare(sandbox, spec, layout, env)
+                report.kaniko_version = _executor_version(sandbox, layout)
+                phases.start("Build")
+                status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
+                report.base_images = list(watcher.base_images)
+                report.cache_hits = len(watcher.cache_hits)
+                report.cache_misses = len(watcher.cache_misses)
+                if status != 0:
+                    raise BuildFailed(
+                        watcher.summary(status),
+                        instruction=watcher.last_instruction,
+                        stage=watcher.stage,
+                        pushing=watcher.pushing,
+                    )
+                if spec.push:
+                    result = read_result(
+                        sandbox.path(layout.digest_file),
+                        sandbox.path(layout.image_name_with_digest_file),
+                    )
+                    report.pushed = True
+                    report.digest = result.digest
+                    report.image = result.image
+                _collect(sandbox, spec, layout, report)
+                phases.start("Clean up")
+        finally:
+            phases.end()
+
+
+def _annotate_failure(
+    error: BuildFailed, spec: BuildSpec, runner: Runner, report: BuildReport
+) -> None:
+    dockerfile = spec.paths.dockerfile
+    rel = os.path.relpath(dockerfile, spec.paths.workspace)
+    found = None
+    if error.instruction and not error.pushing:
+        try:
+            found = locate(
+                parse(dockerfile.read_text(encoding="utf-8")), error.instruction, error.stage
+            )
+        except (OSError, UnicodeDecodeError):
+            found = None
+    if found is not None:
+        report.failure_location = f"{rel}:{found.line}"
+        runner.error(
+            str(error), title=error.title, file=rel, line=found.line, endLine=found.end_line
         )
+    else:
+        runner.error(str(error), title=error.title)
 
 
 def main(script: str, argv: Sequence[str]) -> int:
@@ -68,25 +157,66 @@ def main(script: str, argv: Sequence[str]) -> int:
     return run(os.environ)
 
 
+def _publish(spec: BuildSpec, runner: Runner, report: BuildReport) -> None:
+    if report.pushed and report.digest:
+        runner.set_output("digest", report.digest)
+        runner.set_output("image", report.image or "")
+        runner.set_output("tags", "\n".join(spec.destinations))
+    if report.image_id:
+        runner.set_output("imageid", report.image_id)
+    if report.tar_path:
+        runner.set_output("tar-path", report.tar_path)
+    if report.oci_layout_path:
+        runner.set_output("oci-layout-path", report.oci_layout_path)
+    runner.set_output("metadata", report.metadata())
+
+
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
     """Entry point shared by the action and the command line; returns the exit status."""
     runner = runner or Runner(env)
     started = time.monotonic()
+    phases = runner.phases()
+    report = BuildReport()
+    spec: BuildSpec | None = None
+    status = 0
     try:
+        phases.start("Resolve inputs")
         spec = build_spec(read_raw_inputs(env), workspace_of(env))
+        mask_secrets(spec, runner)
+        for warning in spec.warnings:
+            runner.warning(warning)
         check_executor_dir(spec.executor_dir)
-        result = build(spec, env, runner)
+        report.destinations = list(spec.destinations)
+        report.cache_enabled = spec.cache
+        build(spec, env, runner, phases, report)
     except Cancelled as e:
+        phases.end()
         runner.error(str(e), title=e.title)
-        return 128 + e.signum
+        report.failure = str(e)
+        status = 128 + e.signum
+    except BuildFailed as e:
+        phases.end()
+        report.failure = str(e)
+        assert spec is not None
+        _annotate_failure(e, spec, runner, report)
+        status = 1
     except ActionError as e:
+        phases.end()
         runner.error(str(e), title=e.title)
-        return 1
-    if result is not None:
-        runner.set_output("digest", result.digest)
-        runner.set_output("image", result.image)
-        runner.echo(f"Pushed {', '.join(spec.destinations)} as {result.digest}")
-    else:
-        runner.echo("Built without pushing")
-    runner.echo(f"Done in {time.monotonic() - started:.1f}s")
-    return 0
+        report.failure = str(e)
+        status = 1
+    report.duration = time.monotonic() - started
+    report.phases = dict(phases.durations)
+    if spec is None:
+        return status
+    if status == 0:
+        _publish(spec, runner, report)
+        what = (
+            f"Pushed {', '.join(spec.destinations)} as {report.digest}"
+            if report.pushed
+            else ("Built without pushing")
+        )
+        runner.echo(f"{what} in {report.duration:.1f}s")
+    if spec.summary:
+        runner.summary(summary_markdown(report))
+    return status

@@ -75,3 +75,32 @@ def resolve_paths(workspace: str, context: str, file: str, dockerfile: str) -> B
     if not context:
         ctx = df.parent
     return BuildPaths(workspace=ws, context=ctx, dockerfile=df)
+
+
+def _absolute(workspace: Path, value: str) -> Path:
+    path = Path(value)
+    return Path(os.path.normpath(path if path.is_absolute() else workspace / path))
+
+
+def output_path(name: str, workspace: Path, value: str) -> Path | None:
+    """Where an output file or directory goes: relative to the workspace, or absolute."""
+    if not value:
+        return None
+    path = _absolute(workspace, value)
+    if path == Path("/") or path == workspace:
+        raise InputError(name, f"'{value}' would replace {path}")
+    if path.is_dir() and name == "tar-path":
+        raise InputError(name, f"'{value}' is a directory; give a file name")
+    if path.exists() and not path.is_dir() and name == "oci-layout-path":
+        raise InputError(name, f"'{value}' exists and is not a directory")
+    return path
+
+
+def runner_dir(name: str, workspace: Path, value: str) -> Path | None:
+    """An existing directory on the runner, relative to the workspace or absolute."""
+    if not value:
+        return None
+    path = _absolute(workspace, value)
+    if not path.is_dir():
+        raise InputError(name, f"'{value}' is not a directory (looked for {path})")
+    return path

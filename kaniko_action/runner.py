@@ -69,6 +69,9 @@ class Runner:
             self.echo(f"{title}: {time.monotonic() - started:.1f}s")
             self.issue("endgroup", "")
 
+    def phases(self) -> Phases:
+        return Phases(self)
+
     def _append(self, variable: str, text: str) -> bool:
         path = self.env.get(variable)
         if not path:
@@ -94,3 +97,28 @@ class Runner:
         if existing + len(data) > SUMMARY_LIMIT:
             return
         self._append("GITHUB_STEP_SUMMARY", markdown)
+
+
+class Phases:
+    """Consecutive log groups, one per phase, each closed with its duration."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.durations: dict[str, float] = {}
+        self._current: str | None = None
+        self._started = 0.0
+
+    def start(self, title: str) -> None:
+        self.end()
+        self._current = title
+        self._started = time.monotonic()
+        self.runner.issue("group", title)
+
+    def end(self) -> None:
+        if self._current is None:
+            return
+        elapsed = time.monotonic() - self._started
+        self.durations[self._current] = self.durations.get(self._current, 0.0) + elapsed
+        self.runner.echo(f"{self._current}: {elapsed:.1f}s")
+        self.runner.issue("endgroup", "")
+        self._current = None

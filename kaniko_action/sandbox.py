@@ -145,6 +145,16 @@ class Sandbox:
                 raise
             os.chmod(dev / name, mode)
 
+    def add_hosts(self, entries: tuple[tuple[str, str], ...]) -> None:
+        """Append `ip host` lines to the chroot's /etc/hosts (the add-hosts input)."""
+        if entries:
+            hosts = self.root / "etc" / "hosts"
+            text = hosts.read_text(encoding="utf-8", errors="replace")
+            if text and not text.endswith("\n"):
+                text += "\n"
+            text += "".join(f"{ip}\t{host}\n" for host, ip in entries)
+            hosts.write_text(text, encoding="utf-8")
+
     def _copy_etc(self) -> None:
         etc = self.root / "etc"
         etc.mkdir(mode=0o755)

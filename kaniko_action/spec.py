@@ -2,14 +2,58 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .compat import translate
 from .errors import InputError
 from .inputs import parse_bool, parse_list, parse_pairs
-from .paths import BuildPaths, resolve_paths
+from .paths import BuildPaths, output_path, resolve_paths, runner_dir
 from .references import Reference, check_registry_host, parse_reference
+
+VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
+SNAPSHOT_MODES = ("full", "redo", "time")
+_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
+_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
+_HOST_ENTRY = re.compile(r"^([A-Za-z0-9.-]+)[:=]([0-9A-Fa-f.:]+)$")
+
+# Executor flags the action sets itself, and the input to use instead of each.
+OWNED_FLAGS: Mapping[str, str] = {
+    "destination": "tags",
+    "d": "tags",
+    "context": "context",
+    "c": "context",
+    "dockerfile": "file",
+    "f": "file",
+    "digest-file": "the 'digest' output",
+    "image-name-with-digest-file": "the 'image' output",
+    "image-name-tag-with-digest-file": "the 'image' output",
+    "kaniko-dir": "executor-dir",
+    "no-push": "push",
+    "tar-path": "tar-path",
+    "oci-layout-path": "oci-layout-path",
+    "build-arg": "build-args",
+    "label": "labels",
+    "target": "target",
+    "insecure-registry": "insecure-registries",
+    "skip-tls-verify-registry": "skip-tls-verify-registries",
+    "registry-mirror": "registry-mirrors",
+    "cache": "cache",
+    "cache-repo": "cache-repo",
+    "cache-ttl": "cache-ttl",
+    "cache-dir": "cache-dir",
+    "custom-platform": "platform",
+    "reproducible": "reproducible",
+    "snapshot-mode": "snapshot-mode",
+    "use-new-run": "use-new-run",
+    "push-retry": "push-retry",
+    "verbosity": "verbosity",
+    "v": "verbosity",
+    "force": "(nothing: the action always sets it)",
+}
 
 
 @dataclass(frozen=True)
@@ -23,6 +67,24 @@ class BuildSpec:
     insecure_registries: tuple[str, ...] = ()
     executor_dir: Path = Path("/kaniko")
     references: tuple[Reference, ...] = field(default=(), compare=False)
+    cache: bool = False
+    cache_repo: str | None = None
+    cache_ttl: str | None = None
+    cache_dir: Path | None = None
+    registry_mirrors: tuple[str, ...] = ()
+    skip_tls_verify_registries: tuple[str, ...] = ()
+    platform: str | None = None
+    reproducible: bool = False
+    snapshot_mode: str | None = None
+    use_new_run: bool = False
+    push_retry: int | None = None
+    verbosity: str = "info"
+    tar_path: Path | None = None
+    oci_layout_path: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    add_hosts: tuple[tuple[str, str], ...] = ()
+    summary: bool = True
+    warnings: tuple[str, ...] = ()
 
 
 def _destinations(raw: Mapping[str, str]) -> tuple[list[str], list[Reference]]:
@@ -48,8 +110,60 @@ def _destinations(raw: Mapping[str, str]) -> tuple[list[str], list[Reference]]:
     return list(unique), list(unique.values())
 
 
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InputError(name, f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def _extra_args(value: str) -> tuple[str, ...]:
+    args: list[str] = []
+    for line in parse_list(value, commas=False):
+        if not line.startswith("-"):
+            raise InputError("kaniko-args", f"'{line}' is not a flag (one --flag[=value] per line)")
+        flag = line.lstrip("-").split("=", 1)[0].split(" ", 1)[0]
+        if flag in OWNED_FLAGS:
+            raise InputError(
+                "kaniko-args", f"'--{flag}' is set by the action: use {_input_of(flag)} instead"
+            )
+        if "=" not in line and " " in line:
+            # `--flag value` on one line: keep flag and value as separate arguments.
+            args.extend(shlex.split(line))
+        else:
+            args.append(line)
+    return tuple(args)
+
+
+def _input_of(flag: str) -> str:
+    target = OWNED_FLAGS[flag]
+    return target if target.startswith(("the ", "(")) else f"the '{target}' input"
+
+
+def _cache_settings(
+    raw: Mapping[str, str], compat_use: bool | None, compat_repo: str | None
+) -> tuple[bool, str | None]:
+    cache = parse_bool("cache", raw["cache"])
+    if (
+        raw["cache-repo"]
+        and raw["cache-repository"]
+        and raw["cache-repo"] != raw["cache-repository"]
+    ):
+        raise InputError("cache-repository", "differs from 'cache-repo'; give only one of them")
+    repo = raw["cache-repo"] or raw["cache-repository"] or compat_repo
+    if compat_use is False and cache:
+        raise InputError("no-cache", "is true while 'cache' is true; choose one")
+    if compat_use is True:
+        cache = True
+    if compat_use is False:
+        cache = False
+    if repo:
+        parse_reference("cache-repo", repo)
+    return cache, repo or None
+
+
 def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
     """Validate every input and resolve paths; raises InputError naming the first bad input."""
+    compat = translate(raw)
     push = parse_bool("push", raw["push"])
     destinations, references = _destinations(raw)
     if push and not destinations:
@@ -64,10 +178,51 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         check_registry_host("insecure-registries", v)
         for v in parse_list(raw["insecure-registries"])
     )
+    skip_tls = tuple(
+        check_registry_host("skip-tls-verify-registries", v)
+        for v in parse_list(raw["skip-tls-verify-registries"])
+    )
+    mirrors = tuple(parse_list(raw["registry-mirrors"]))
+    for mirror in mirrors:
+        if "://" in mirror or " " in mirror:
+            raise InputError("registry-mirrors", f"'{mirror}' is not host[:port][/path]")
     executor_dir = Path(raw["executor-dir"] or "/kaniko")
     if not executor_dir.is_absolute():
         raise InputError("executor-dir", f"'{executor_dir}' must be an absolute path")
+
+    cache, cache_repo = _cache_settings(raw, compat.use_cache, compat.cache_repo)
+    if cache and not cache_repo and not destinations:
+        raise InputError("cache-repo", "'cache' is on but there is no repository to cache in")
+    cache_ttl = raw["cache-ttl"] or None
+    if cache_ttl is not None and not _GO_DURATION.match(cache_ttl):
+        raise InputError("cache-ttl", f"'{cache_ttl}' is not a duration such as 6h or 30m")
+
+    platform = raw["platform"] or None
+    if platform and compat.platform and platform != compat.platform:
+        raise InputError("platforms", f"'{compat.platform}' differs from 'platform' ('{platform}')")
+    platform = platform or compat.platform
+    if platform is not None and not _PLATFORM.match(platform):
+        raise InputError("platform", f"'{platform}' is not os/arch[/variant], e.g. linux/arm64")
+
+    push_retry: int | None = None
+    if raw["push-retry"]:
+        if not raw["push-retry"].isdigit():
+            raise InputError("push-retry", f"'{raw['push-retry']}' is not a whole number")
+        push_retry = int(raw["push-retry"])
+
+    add_hosts: list[tuple[str, str]] = []
+    for entry in parse_list(raw["add-hosts"]):
+        match = _HOST_ENTRY.match(entry)
+        if match is None:
+            raise InputError("add-hosts", f"'{entry}' is not host:ip")
+        add_hosts.append((match.group(1), match.group(2)))
+
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
+    tar_path = output_path("tar-path", paths.workspace, raw["tar-path"])
+    oci_path = output_path("oci-layout-path", paths.workspace, raw["oci-layout-path"])
+    if tar_path is not None and not destinations:
+        raise InputError("tar-path", "needs a destination name in 'tags' or 'image'")
+    cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     return BuildSpec(
         paths=paths,
         destinations=tuple(destinations),
@@ -78,4 +233,24 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         insecure_registries=insecure,
         executor_dir=executor_dir,
         references=tuple(references),
+        cache=cache,
+        cache_repo=cache_repo,
+        cache_ttl=cache_ttl,
+        cache_dir=cache_dir,
+        registry_mirrors=mirrors,
+        skip_tls_verify_registries=skip_tls,
+        platform=platform,
+        reproducible=parse_bool("reproducible", raw["reproducible"]),
+        snapshot_mode=_choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
+        if raw["snapshot-mode"]
+        else None,
+        use_new_run=parse_bool("use-new-run", raw["use-new-run"]),
+        push_retry=push_retry,
+        verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
+        tar_path=tar_path,
+        oci_layout_path=oci_path,
+        extra_args=_extra_args(raw["kaniko-args"]),
+        add_hosts=tuple(add_hosts),
+        summary=parse_bool("summary", raw["summary"]),
+        warnings=tuple(compat.warnings),
     )

@@ -7,6 +7,7 @@ import shutil
 import stat
 from pathlib import Path
 
+from .fsutil import remove_tree
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
 
@@ -30,3 +31,39 @@ def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
         ignore = paths.dockerfile.with_name(paths.dockerfile.name + ".dockerignore")
         if ignore.is_file():
             shutil.copy2(ignore, dockerfile_dest.with_name(ignore.name))
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    """Hard-link when on the same filesystem (free for a large cache), else copy."""
+    if not stat.S_ISREG(os.lstat(src).st_mode):
+        return dst
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst
+
+
+def stage_cache_dir(root: str, source: Path, layout: ChrootLayout) -> None:
+    """Make the runner's base-image cache (kaniko warmer output) visible in the chroot."""
+    shutil.copytree(
+        source, host_path(root, layout.cache_dir), symlinks=True, copy_function=_link_or_copy
+    )
+
+
+def _chown_tree(path: Path, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid, follow_symlinks=False)
+    if path.is_dir() and not path.is_symlink():
+        for dirpath, dirnames, filenames in os.walk(path):
+            for name in dirnames + filenames:
+                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
+
+
+def collect_output(source: Path, dest: Path, owner: Path) -> None:
+    """Move an output out of the chroot to `dest`, owned like the `owner` directory."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    remove_tree(dest)
+    shutil.move(str(source), str(dest))
+    st = owner.stat()
+    if os.geteuid() == 0:
+        _chown_tree(dest, st.st_uid, st.st_gid)

@@ -1,0 +1,75 @@
+"""Reading kaniko's log as it streams: phases, stages, base images, cache use, failures."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+_PREFIX = r"^(?:INFO|DEBU|TRAC|WARN)\[[^\]]*\]\s+"
+# kaniko logs each Dockerfile instruction it executes, e.g. `INFO[0003] RUN make`.
+_INSTRUCTION = re.compile(
+    _PREFIX + r"((?:RUN|COPY|ADD|WORKDIR|USER|ENV|ARG|LABEL|EXPOSE|VOLUME|ENTRYPOINT|CMD|SHELL|"
+    r"ONBUILD|HEALTHCHECK|STOPSIGNAL|MAINTAINER)\b.*)$"
+)
+_STAGE = re.compile(_PREFIX + r"Building stage '(.*)' \[idx: '(\d+)'")
+_BASE = re.compile(_PREFIX + r"Retrieving image manifest (\S+)")
+_CACHE_HIT = re.compile(_PREFIX + r"Using caching version of cmd: (.*)$")
+_CACHE_MISS = re.compile(_PREFIX + r"No cached layer found for cmd (.*)$")
+_PUSHING = re.compile(_PREFIX + r"Pushing image to (\S+)")
+_ERROR = re.compile(r"^(?:ERRO|FATA)\[[^\]]*\]\s+(.*)$|^(?:error|Error)[: ](.*)$")
+
+
+@dataclass
+class LogWatcher:
+    """Remembers what a kaniko log said; `on_push` fires when pushing starts."""
+
+    on_push: Callable[[], None] = lambda: None
+    last_instruction: str | None = None
+    stage: int | None = None
+    base_images: list[str] = field(default_factory=list)
+    cache_hits: list[str] = field(default_factory=list)
+    cache_misses: list[str] = field(default_factory=list)
+    pushing: bool = False
+    errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
+    tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+
+    def feed(self, line: str) -> None:
+        clean = _ANSI.sub("", line).strip()
+        if not clean:
+            return
+        self.tail.append(clean)
+        if match := _INSTRUCTION.match(clean):
+            self.last_instruction = match.group(1).strip()
+        elif match := _STAGE.match(clean):
+            self.stage = int(match.group(2))
+            self.last_instruction = None
+        elif match := _BASE.match(clean):
+            if match.group(1) not in self.base_images:
+                self.base_images.append(match.group(1))
+        elif match := _CACHE_HIT.match(clean):
+            self.cache_hits.append(match.group(1).strip())
+        elif match := _CACHE_MISS.match(clean):
+            self.cache_misses.append(match.group(1).strip())
+        elif _PUSHING.match(clean):
+            if not self.pushing:
+                self.pushing = True
+                self.on_push()
+        elif match := _ERROR.match(clean):
+            self.errors.append(match.group(1) or match.group(2) or clean)
+
+    @property
+    def reason(self) -> str:
+        return self.errors[-1] if self.errors else (self.tail[-1] if self.tail else "")
+
+    def summary(self, status: int) -> str:
+        if self.pushing:
+            where = "pushing the image failed"
+        elif self.last_instruction:
+            where = f"instruction `{self.last_instruction}` failed"
+        else:
+            where = "kaniko failed"
+        text = f"{where} (executor exit status {status})"
+        return f"{text}: {self.reason}" if self.reason else text

@@ -1,0 +1,89 @@
+"""What a build produced, as the `metadata` output and as a job summary. Pure."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass
+class BuildReport:
+    destinations: list[str] = field(default_factory=list)
+    pushed: bool = False
+    digest: str | None = None
+    image: str | None = None
+    image_id: str | None = None
+    kaniko_version: str | None = None
+    base_images: list[str] = field(default_factory=list)
+    cache_enabled: bool = False
+    cache_hits: int = 0
+    cache_misses: int = 0
+    tar_path: str | None = None
+    oci_layout_path: str | None = None
+    phases: dict[str, float] = field(default_factory=dict)
+    duration: float = 0.0
+    failure: str | None = None
+    failure_location: str | None = None
+
+    def metadata(self) -> str:
+        return json.dumps(
+            {
+                "destinations": self.destinations if self.pushed else [],
+                "digest": self.digest,
+                "containerimage.digest": self.digest,
+                "containerimage.config.digest": self.image_id,
+                "image.name": ",".join(self.destinations),
+                "image": self.image,
+                "imageid": self.image_id,
+                "kaniko.version": self.kaniko_version,
+                "base-images": self.base_images,
+                "cache": {
+                    "enabled": self.cache_enabled,
+                    "hits": self.cache_hits,
+                    "misses": self.cache_misses,
+                },
+                "tar-path": self.tar_path,
+                "oci-layout-path": self.oci_layout_path,
+                "duration-seconds": round(self.duration, 3),
+                "phases": {k: round(v, 3) for k, v in self.phases.items()},
+            },
+            indent=2,
+        )
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+
+
+def summary_markdown(report: BuildReport) -> str:
+    status = "failed" if report.failure else ("pushed" if report.pushed else "built")
+    lines = [f"### kaniko-build: image {status}", ""]
+    if report.failure:
+        where = f" ({report.failure_location})" if report.failure_location else ""
+        lines += [f"**Failure{where}:** {_code(report.failure)}", ""]
+    rows: list[tuple[str, str]] = []
+    for dest in report.destinations:
+        rows.append(("Destination" if report.pushed else "Name", _code(dest)))
+    if report.digest:
+        rows.append(("Digest", _code(report.digest)))
+    if report.image:
+        rows.append(("Image", _code(report.image)))
+    if report.image_id:
+        rows.append(("Image ID", _code(report.image_id)))
+    for base in report.base_images:
+        rows.append(("Base image", _code(base)))
+    if report.cache_enabled:
+        rows.append(("Cache", f"{report.cache_hits} hit(s), {report.cache_misses} miss(es)"))
+    else:
+        rows.append(("Cache", "off"))
+    if report.tar_path:
+        rows.append(("Tarball", _code(report.tar_path)))
+    if report.oci_layout_path:
+        rows.append(("OCI layout", _code(report.oci_layout_path)))
+    if report.kaniko_version:
+        rows.append(("kaniko", _code(report.kaniko_version)))
+    phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
+    rows.append(("Duration", f"{report.duration:.1f}s" + (f" ({phases})" if phases else "")))
+    lines += ["| | |", "| --- | --- |"]
+    lines += [f"| {k} | {v} |" for k, v in rows]
+    return "\n".join(lines) + "\n\n"

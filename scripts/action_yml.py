@@ -1,0 +1,55 @@
+"""Write action.yml from the input and output definitions in kaniko_action/inputs.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kaniko_action.inputs import INPUTS, OUTPUTS, env_name  # noqa: E402
+
+HEADER = """\
+name: kaniko-build
+description: >-
+  Build and push container images with kaniko in a disposable chroot, on runners where Docker
+  and privileged pods are not allowed.
+author: kaniko-build
+branding:
+  icon: package
+  color: blue
+"""
+
+
+def render() -> str:
+    q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
+    lines = [HEADER.rstrip("\n"), "inputs:"]
+    for item in INPUTS:
+        lines += [f"  {item.name}:", f"    description: {q(item.description)}"]
+        lines.append(f"    required: {'true' if item.required else 'false'}")
+        if item.default:
+            lines.append(f"    default: {q(item.default)}")
+    lines.append("outputs:")
+    for out in OUTPUTS:
+        lines += [
+            f"  {out.name}:",
+            f"    description: {q(out.description)}",
+            f"    value: ${{{{ steps.build.outputs.{out.name} }}}}",
+        ]
+    lines += [
+        "runs:",
+        "  using: composite",
+        "  steps:",
+        "    - id: build",
+        "      shell: bash",
+        '      run: python3 "$GITHUB_ACTION_PATH/entrypoint.py"',
+        "      env:",
+    ]
+    lines += [f"        {env_name(i.name)}: ${{{{ inputs.{i.name} }}}}" for i in INPUTS]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    (ROOT / "action.yml").write_text(render(), encoding="utf-8")
