@@ -77,7 +77,11 @@ def test_failing_run_step_fails_the_job(
     assert "Job failed" in run.log
     errors = [line for line in run.log.splitlines() if "::error" in line]
     assert len(errors) == 1, run.log
-    assert "RUN echo about-to-fail && exit 3" in errors[0]
+    # The annotation points at the Dockerfile line of the failing instruction.
+    assert (
+        "::error title=Build failed,file=Dockerfile,line=3,endLine=3::"
+        "instruction `RUN echo about-to-fail && exit 3`"
+    ) in errors[0]
     assert "exit status 3" in errors[0]
     assert "digest" not in run.results
     assert "action digest output" not in run.log
