@@ -24,9 +24,14 @@ _ERROR = re.compile(r"^(?:ERRO|FATA)\[[^\]]*\]\s+(.*)$|^(?:error|Error)[: ](.*)$
 
 @dataclass
 class LogWatcher:
-    """Remembers what a kaniko log said; `on_push` fires when pushing starts."""
+    """Remembers what a kaniko log said; `on_push` fires when pushing the image starts.
+
+    `is_destination` tells a push of the image from kaniko's pushes of cache layers, which it
+    logs the same way.
+    """
 
     on_push: Callable[[], None] = lambda: None
+    is_destination: Callable[[str], bool] = lambda _ref: True
     last_instruction: str | None = None
     stage: int | None = None
     base_images: list[str] = field(default_factory=list)
@@ -53,12 +58,12 @@ class LogWatcher:
             self.cache_hits.append(match.group(1).strip())
         elif match := _CACHE_MISS.match(clean):
             self.cache_misses.append(match.group(1).strip())
-        elif _PUSHING.match(clean):
+        elif (match := _PUSHING.match(clean)) and self.is_destination(match.group(1)):
             if not self.pushing:
                 self.pushing = True
                 self.on_push()
         elif match := _ERROR.match(clean):
-            self.errors.append(match.group(1) or match.group(2) or clean)
+            self.errors.append((match.group(1) or match.group(2) or clean).strip())
 
     @property
     def reason(self) -> str:

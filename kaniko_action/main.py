@@ -6,18 +6,19 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from .argv import Invocation, base_env, executor_invocation
 from .credentials import load_runner_config, write_docker_config
 from .dockerfile import locate, parse
-from .errors import ActionError, BuildFailed, Cancelled
+from .errors import ActionError, BuildFailed, Cancelled, InputError
 from .inputs import read_raw_inputs
 from .kaniko_log import LogWatcher
 from .layout import ChrootLayout, chroot_layout
 from .privileges import ensure_root
 from .process import cancellation, run_in_chroot
+from .references import parse_reference
 from .report import BuildReport, summary_markdown
 from .results import (
     image_id_from_oci_layout,
@@ -40,6 +41,20 @@ def work_base(env: Mapping[str, str]) -> Path:
 
 def workspace_of(env: Mapping[str, str]) -> str:
     return env.get("GITHUB_WORKSPACE") or os.getcwd()
+
+
+def destination_matcher(spec: BuildSpec) -> Callable[[str], bool]:
+    """Whether a reference kaniko logs is one of the destinations (in any spelling)."""
+    wanted = {(r.registry, r.repository, r.tag or "latest") for r in spec.references}
+
+    def matches(logged: str) -> bool:
+        try:
+            ref = parse_reference("tags", logged)
+        except InputError:
+            return False
+        return (ref.registry, ref.repository, ref.tag or "latest") in wanted
+
+    return matches
 
 
 def mask_secrets(spec: BuildSpec, runner: Runner) -> None:
@@ -86,7 +101,9 @@ def build(
     """Run one build in a fresh sandbox, filling `report`; raises on failure."""
     layout = chroot_layout(spec.paths)
     invocation = executor_invocation(spec, layout)
-    watcher = LogWatcher(on_push=lambda: phases.start("Push"))
+    watcher = LogWatcher(
+        on_push=lambda: phases.start("Push"), is_destination=destination_matcher(spec)
+    )
 
     def show(line: str) -> None:
         watcher.feed(line)

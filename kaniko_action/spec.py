@@ -123,8 +123,9 @@ def _extra_args(value: str) -> tuple[str, ...]:
             raise InputError("kaniko-args", f"'{line}' is not a flag (one --flag[=value] per line)")
         flag = line.lstrip("-").split("=", 1)[0].split(" ", 1)[0]
         if flag in OWNED_FLAGS:
+            shown = ("-" if len(flag) == 1 else "--") + flag
             raise InputError(
-                "kaniko-args", f"'--{flag}' is set by the action: use {_input_of(flag)} instead"
+                "kaniko-args", f"'{shown}' is set by the action: use {_input_of(flag)} instead"
             )
         if "=" not in line and " " in line:
             # `--flag value` on one line: keep flag and value as separate arguments.

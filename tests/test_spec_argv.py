@@ -10,7 +10,7 @@ from kaniko_action.argv import executor_invocation
 from kaniko_action.errors import InputError
 from kaniko_action.inputs import DEFAULTS
 from kaniko_action.layout import chroot_layout
-from kaniko_action.spec import build_spec
+from kaniko_action.spec import BuildSpec, build_spec
 
 KD = "/.kaniko-build"
 FIXED = [
@@ -81,6 +81,89 @@ def invocation(ws: Path, **inputs: str) -> tuple[list[str], dict[str, str]]:
 def test_argv_table(ws: Path, inputs: dict[str, str], expected_tail: list[str]) -> None:
     argv, _ = invocation(ws, **inputs)
     assert argv == FIXED + expected_tail
+
+
+OUT = f"{KD}/out"
+DEST = ["--destination=r/a:1", *DIGESTS]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "extra"),
+    [
+        ({"cache": "true"}, ["--cache=true"]),
+        ({"cache": "true", "cache_repo": "r/cache"}, ["--cache=true", "--cache-repo=r/cache"]),
+        ({"cache": "true", "cache_repository": "r/c2"}, ["--cache=true", "--cache-repo=r/c2"]),
+        ({"cache": "true", "cache_ttl": "168h"}, ["--cache=true", "--cache-ttl=168h"]),
+        ({"cache_repo": "r/cache"}, []),
+        ({"cache_from": "type=registry,ref=r/bc:x"}, ["--cache=true", "--cache-repo=r/bc"]),
+        ({"cache": "true", "no_cache": "true", "cache_ttl": "1h"}, "error"),
+        ({"no_cache": "true"}, []),
+        (
+            {"registry_mirrors": "mirror.gcr.io\nm2:5000/dh"},
+            ["--registry-mirror=mirror.gcr.io", "--registry-mirror=m2:5000/dh"],
+        ),
+        (
+            {"skip_tls_verify_registries": "a:1,b"},
+            ["--skip-tls-verify-registry=a:1", "--skip-tls-verify-registry=b"],
+        ),
+        ({"platform": "linux/arm64"}, ["--custom-platform=linux/arm64"]),
+        ({"platforms": "linux/arm/v7"}, ["--custom-platform=linux/arm/v7"]),
+        (
+            {"platform": "linux/arm64", "platforms": "linux/arm64"},
+            ["--custom-platform=linux/arm64"],
+        ),
+        ({"reproducible": "true"}, ["--reproducible"]),
+        ({"reproducible": "false"}, []),
+        ({"snapshot_mode": "redo"}, ["--snapshot-mode=redo"]),
+        ({"use_new_run": "true"}, ["--use-new-run"]),
+        ({"push_retry": "3"}, ["--push-retry=3"]),
+        ({"verbosity": "debug"}, ["--verbosity=debug"]),
+        ({"verbosity": "info"}, []),
+        ({"tar_path": "out/image.tar"}, [f"--tar-path={OUT}/image.tar"]),
+        ({"oci_layout_path": "out/oci"}, [f"--oci-layout-path={OUT}/oci"]),
+        (
+            {
+                "kaniko_args": "--skip-unused-stages\n--image-fs-extract-retry=2\n--ignore-path /var/cache"
+            },
+            ["--skip-unused-stages", "--image-fs-extract-retry=2", "--ignore-path", "/var/cache"],
+        ),
+        ({"add_hosts": "db:10.0.0.5"}, []),
+        ({"summary": "false"}, []),
+        ({"builder": "x", "pull": "true", "provenance": "false"}, []),
+    ],
+)
+def test_argv_for_every_input(ws: Path, inputs: dict[str, str], extra: list[str] | str) -> None:
+    if extra == "error":
+        with pytest.raises(InputError):
+            invocation(ws, tags="r/a:1", **inputs)
+        return
+    argv, _ = invocation(ws, tags="r/a:1", **inputs)
+    assert argv == FIXED + DEST + list(extra)
+
+
+def test_cache_dir_is_staged_inside_the_chroot(ws: Path) -> None:
+    (ws / "warm").mkdir()
+    argv, _ = invocation(ws, tags="r/a:1", cache_dir="warm")
+    assert argv[-1] == f"--cache-dir={KD}/cache"
+
+
+def spec_of(ws: Path, **inputs: str) -> BuildSpec:
+    raw = dict(DEFAULTS)
+    raw.update({k.replace("_", "-"): v for k, v in inputs.items()})
+    return build_spec(raw, str(ws))
+
+
+def test_spec_fields(ws: Path) -> None:
+    spec = spec_of(
+        ws,
+        tags="r/a:1",
+        add_hosts="db:10.0.0.5, cache.local=fd00::1",
+        tar_path="o/i.tar",
+        builder="b",
+    )
+    assert spec.add_hosts == (("db", "10.0.0.5"), ("cache.local", "fd00::1"))
+    assert spec.tar_path == ws / "o" / "i.tar"
+    assert spec.warnings == ("input 'builder' has no effect: kaniko has no builder instances",)
 
 
 def test_build_args_go_through_the_environment(ws: Path) -> None:
@@ -154,6 +237,64 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ({"tags": "r/a:1", "insecure_registries": "http://x"}, r"input 'insecure-registries'"),
         ({"tags": "r/a:1", "executor_dir": "kaniko"}, r"input 'executor-dir'"),
         ({"tags": "r/a:1", "context": "nope"}, r"input 'context': 'nope' does not exist"),
+        (
+            {"tags": "r/a:1", "cache_ttl": "2 days"},
+            r"input 'cache-ttl': '2 days' is not a duration",
+        ),
+        ({"push": "false", "cache": "true"}, r"input 'cache-repo': 'cache' is on but there is no"),
+        (
+            {"tags": "r/a:1", "cache_repo": "a", "cache_repository": "b"},
+            r"input 'cache-repository'",
+        ),
+        ({"tags": "r/a:1", "cache_repo": "Bad Repo"}, r"input 'cache-repo'"),
+        (
+            {"tags": "r/a:1", "cache_dir": "missing"},
+            r"input 'cache-dir': 'missing' is not a directory",
+        ),
+        ({"tags": "r/a:1", "platform": "arm64"}, r"input 'platform': 'arm64' is not os/arch"),
+        (
+            {"tags": "r/a:1", "platform": "linux/amd64", "platforms": "linux/arm64"},
+            r"input 'platforms'",
+        ),
+        (
+            {"tags": "r/a:1", "snapshot_mode": "fast"},
+            r"input 'snapshot-mode': 'fast' is not one of",
+        ),
+        ({"tags": "r/a:1", "verbosity": "loud"}, r"input 'verbosity': 'loud' is not one of"),
+        ({"tags": "r/a:1", "push_retry": "-1"}, r"input 'push-retry': '-1' is not a whole number"),
+        ({"tags": "r/a:1", "reproducible": "yes"}, r"input 'reproducible'"),
+        ({"tags": "r/a:1", "use_new_run": "1"}, r"input 'use-new-run'"),
+        ({"tags": "r/a:1", "summary": "off"}, r"input 'summary'"),
+        ({"push": "false", "tar_path": "i.tar"}, r"input 'tar-path': needs a destination name"),
+        ({"tags": "r/a:1", "tar_path": "."}, r"input 'tar-path': '.' would replace"),
+        ({"tags": "r/a:1", "tar_path": "sub"}, r"input 'tar-path': 'sub' is a directory"),
+        (
+            {"tags": "r/a:1", "oci_layout_path": "Dockerfile"},
+            r"input 'oci-layout-path': 'Dockerfile' exists",
+        ),
+        ({"tags": "r/a:1", "add_hosts": "nohost"}, r"input 'add-hosts': 'nohost' is not host:ip"),
+        ({"tags": "r/a:1", "registry_mirrors": "https://m"}, r"input 'registry-mirrors'"),
+        (
+            {"tags": "r/a:1", "skip_tls_verify_registries": "a b"},
+            r"input 'skip-tls-verify-registries'",
+        ),
+        (
+            {"tags": "r/a:1", "kaniko_args": "skip-unused-stages"},
+            r"input 'kaniko-args': 'skip-unused-stages' is not a flag",
+        ),
+        (
+            {"tags": "r/a:1", "kaniko_args": "--destination=x/y:z"},
+            r"'--destination' is set by the action: use the 'tags' input",
+        ),
+        (
+            {"tags": "r/a:1", "kaniko_args": "-f other"},
+            r"'-f' is set by the action: use the 'file' input",
+        ),
+        ({"tags": "r/a:1", "kaniko_args": "--context=/x"}, r"use the 'context' input"),
+        ({"tags": "r/a:1", "kaniko_args": "--digest-file=/x"}, r"use the 'digest' output"),
+        ({"tags": "r/a:1", "kaniko_args": "--kaniko-dir=/x"}, r"use the 'executor-dir' input"),
+        ({"tags": "r/a:1", "kaniko_args": "--cache-repo x"}, r"use the 'cache-repo' input"),
+        ({"tags": "r/a:1", "load": "true"}, r"input 'load'"),
     ],
 )
 def test_bad_inputs(ws: Path, inputs: dict[str, str], message: str) -> None:
