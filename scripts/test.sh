@@ -15,8 +15,10 @@ export PATH="$VENV/bin:$PATH"
 bash scripts/lint.sh
 python -m pytest "$@"
 
-python39=$(command -v python3.9 2>/dev/null || true)
-if [[ -z "$python39" ]]; then
+python39=""
+if python3.9 --version >/dev/null 2>&1; then
+  python39=$(command -v python3.9)
+else
   python39=$(compgen -G "${PYENV_ROOT:-$HOME/.pyenv}/versions/3.9*/bin/python3.9" | head -n 1 || true)
 fi
 if [[ -z "$python39" ]]; then
