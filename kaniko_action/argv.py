@@ -101,5 +101,10 @@ def executor_invocation(spec: BuildSpec, layout: ChrootLayout) -> Invocation:
         argv.append(f"--tar-path={layout.tar_path}")
     if spec.oci_layout_path is not None:
         argv.append(f"--oci-layout-path={layout.oci_layout}")
+    for index, (registry, _ca) in enumerate(spec.registry_certificates):
+        argv.append(f"--registry-certificate={registry}={layout.registry_ca(index)}")
+    for index, (registry, _cert, _key) in enumerate(spec.registry_client_certs):
+        cert, key = layout.client_cert(index)
+        argv.append(f"--registry-client-cert={registry}={cert},{key}")
     argv += spec.extra_args
     return Invocation(argv=tuple(argv), env=env)

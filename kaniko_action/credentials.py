@@ -1,12 +1,99 @@
-"""The docker config (registry credentials) the executor reads inside the chroot."""
+"""Registry credentials for the executor: the docker config it reads inside the chroot, and
+the environment and files kaniko's bundled credential helpers need.
+
+Credentials are only ever written inside the chroot (mode 0600) and passed through files and
+the executor's environment, never on a command line.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+_DOCKER_HUB_NAMES = frozenset(
+    {
+        "docker.io",
+        "index.docker.io",
+        "registry-1.docker.io",
+        "registry.hub.docker.com",
+        DOCKER_HUB_KEY,
+        "https://index.docker.io/v1",
+        "https://docker.io",
+    }
+)
+
+# Variables kaniko's credential helpers (ecr-login, gcr, acr-env) read, and which of them
+# name a file the helper opens.
+HELPER_VARIABLES = (
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ROLE_ARN",
+    "AWS_ROLE_SESSION_NAME",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_PROFILE",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_STS_REGIONAL_ENDPOINTS",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+    "AWS_EC2_METADATA_DISABLED",
+    "AWS_ECR_DISABLE_CACHE",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "CLOUDSDK_CORE_PROJECT",
+    "AZURE_CLIENT_ID",
+    "AZURE_CLIENT_SECRET",
+    "AZURE_TENANT_ID",
+    "AZURE_FEDERATED_TOKEN_FILE",
+    "AZURE_AUTHORITY_HOST",
+)
+FILE_VARIABLES = frozenset(
+    {
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+        "GOOGLE_APPLICATION_CREDENTIALS",
+        "AZURE_FEDERATED_TOKEN_FILE",
+    }
+)
+SECRET_VARIABLES = frozenset(
+    {
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+        "AZURE_CLIENT_SECRET",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Login:
+    """The `registry`, `username` and `password` inputs."""
+
+    registry: str
+    username: str
+    password: str = field(repr=False)
+
+    @property
+    def auth(self) -> str:
+        return base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+
+
+def config_key(registry: str) -> str:
+    """The key docker config uses for a registry (Docker Hub has a URL of its own)."""
+    return DOCKER_HUB_KEY if registry in _DOCKER_HUB_NAMES else registry
 
 
 def runner_docker_config_path(env: Mapping[str, str]) -> Path | None:
@@ -20,7 +107,7 @@ def runner_docker_config_path(env: Mapping[str, str]) -> Path | None:
 
 
 def load_runner_config(env: Mapping[str, str]) -> dict[str, Any]:
-    """The runner's docker config entries kaniko understands (auths, credHelpers)."""
+    """The runner's docker config (as docker/login-action or `docker login` wrote it)."""
     path = runner_docker_config_path(env)
     if path is None:
         return {}
@@ -28,9 +115,95 @@ def load_runner_config(env: Mapping[str, str]) -> dict[str, Any]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: data[k] for k in ("auths", "credHelpers", "credsStore") if k in data}
+    return data if isinstance(data, dict) else {}
+
+
+@dataclass
+class DockerConfig:
+    content: dict[str, Any]
+    warnings: list[str]
+    secrets: list[str]
+
+
+def merge_config(
+    runner: Mapping[str, Any], login: Login | None, helpers: Iterable[str]
+) -> DockerConfig:
+    """The runner's auths and usable helpers, with the login inputs on top (inputs win).
+
+    `helpers` are the credential-helper names present in the chroot (`ecr-login`, ...). A
+    helper the chroot lacks would make kaniko fail for its registries; it is dropped with a
+    warning that names them.
+    """
+    available = set(helpers)
+    warnings: list[str] = []
+    auths: dict[str, Any] = {}
+    for registry, entry in (runner.get("auths") or {}).items():
+        if isinstance(entry, dict) and (entry.get("auth") or entry.get("identitytoken")):
+            auths[str(registry)] = {
+                k: entry[k] for k in ("auth", "identitytoken", "registrytoken") if k in entry
+            }
+    cred_helpers: dict[str, str] = {}
+    for registry, helper in (runner.get("credHelpers") or {}).items():
+        if helper in available:
+            cred_helpers[str(registry)] = str(helper)
+        else:
+            warnings.append(
+                f"registry {registry}: credential helper docker-credential-{helper} is not "
+                "available to kaniko; its credentials are not used (log in with the "
+                "'username'/'password' inputs instead)"
+            )
+    store = runner.get("credsStore")
+    content: dict[str, Any] = {}
+    if store:
+        if store in available:
+            content["credsStore"] = store
+        else:
+            warnings.append(
+                f"credential store docker-credential-{store} is not available to kaniko; "
+                "registries whose credentials it holds get none (log in with the "
+                "'username'/'password' inputs instead)"
+            )
+    if login is not None:
+        key = config_key(login.registry)
+        auths[key] = {"auth": login.auth}
+        cred_helpers.pop(login.registry, None)
+        cred_helpers.pop(key, None)
+    content["auths"] = auths
+    if cred_helpers:
+        content["credHelpers"] = cred_helpers
+    secrets = [
+        str(e.get(k))
+        for e in auths.values()
+        for k in ("auth", "identitytoken", "registrytoken")
+        if e.get(k)
+    ]
+    return DockerConfig(content=content, warnings=warnings, secrets=secrets)
+
+
+def available_helpers(executor_dir: Path) -> list[str]:
+    prefix = "docker-credential-"
+    try:
+        names = os.listdir(executor_dir)
+    except OSError:
+        return []
+    return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
+
+
+@dataclass(frozen=True)
+class HelperEnvironment:
+    variables: dict[str, str]
+    files: tuple[Path, ...]
+
+
+def helper_environment(env: Mapping[str, str]) -> HelperEnvironment:
+    """The credential helpers' variables that are set, and the existing files they name."""
+    variables = {name: env[name] for name in HELPER_VARIABLES if env.get(name)}
+    files: list[Path] = []
+    for name in sorted(FILE_VARIABLES & variables.keys()):
+        path = Path(variables[name])
+        if path.is_absolute() and path.is_file():
+            files.append(path)
+    return HelperEnvironment(variables, tuple(files))
 
 
 def write_docker_config(directory: Path, config: Mapping[str, Any]) -> Path:

@@ -65,6 +65,22 @@ INPUTS: tuple[InputDef, ...] = (
         default="/kaniko",
     ),
     InputDef(
+        "registry",
+        "Registry to log in to with `username` and `password`. Default: the first "
+        "destination's registry.",
+    ),
+    InputDef("username", "Username for `registry`."),
+    InputDef("password", "Password or token for `registry` (masked in logs)."),
+    InputDef(
+        "registry-certificates",
+        "CA certificates to trust per registry, one `registry=path/to/ca.pem` per line.",
+    ),
+    InputDef(
+        "registry-client-certs",
+        "TLS client certificates per registry (mutual TLS), one "
+        "`registry=path/to/cert.pem,path/to/key.pem` per line.",
+    ),
+    InputDef(
         "cache", "Cache layers in a registry repository (kaniko's `--cache`).", default="false"
     ),
     InputDef(

@@ -38,6 +38,7 @@ class LogWatcher:
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
     pushing: bool = False
+    explanation: str | None = None
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
 
@@ -76,5 +77,7 @@ class LogWatcher:
             where = f"instruction `{self.last_instruction}` failed"
         else:
             where = "kaniko failed"
+        if self.explanation:
+            return f"{where}: {self.explanation} (executor exit status {status}: {self.reason})"
         text = f"{where} (executor exit status {status})"
         return f"{text}: {self.reason}" if self.reason else text

@@ -37,10 +37,17 @@ class ChrootLayout:
     tar_path: PurePosixPath
     oci_layout: PurePosixPath
     cache_dir: PurePosixPath
+    certs_dir: PurePosixPath
 
     @property
     def outputs_dir(self) -> PurePosixPath:
         return self.digest_file.parent
+
+    def registry_ca(self, index: int) -> PurePosixPath:
+        return self.certs_dir / f"ca-{index}.pem"
+
+    def client_cert(self, index: int) -> tuple[PurePosixPath, PurePosixPath]:
+        return self.certs_dir / f"client-{index}.crt", self.certs_dir / f"client-{index}.key"
 
 
 def chroot_layout(paths: BuildPaths) -> ChrootLayout:
@@ -62,6 +69,7 @@ def chroot_layout(paths: BuildPaths) -> ChrootLayout:
         tar_path=out / "image.tar",
         oci_layout=out / "oci",
         cache_dir=KANIKO_DIR / "cache",
+        certs_dir=KANIKO_DIR / "certs",
     )
 
 

@@ -7,10 +7,19 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .argv import Invocation, base_env, executor_invocation
-from .credentials import load_runner_config, write_docker_config
+from .credentials import (
+    SECRET_VARIABLES,
+    DockerConfig,
+    HelperEnvironment,
+    available_helpers,
+    helper_environment,
+    load_runner_config,
+    merge_config,
+    write_docker_config,
+)
 from .dockerfile import locate, parse
 from .errors import ActionError, BuildFailed, Cancelled, InputError
 from .inputs import read_raw_inputs
@@ -19,6 +28,7 @@ from .layout import ChrootLayout, chroot_layout
 from .privileges import ensure_root
 from .process import cancellation, run_in_chroot
 from .references import parse_reference
+from .registry_errors import explain
 from .report import BuildReport, summary_markdown
 from .results import (
     image_id_from_oci_layout,
@@ -29,7 +39,13 @@ from .results import (
 from .runner import Phases, Runner
 from .sandbox import Sandbox, check_executor_dir
 from .spec import BuildSpec, build_spec
-from .staging import collect_output, stage_cache_dir, stage_context
+from .staging import (
+    collect_output,
+    stage_cache_dir,
+    stage_certificates,
+    stage_context,
+    stage_files_in_place,
+)
 
 _SECRET_NAME = re.compile(r"(?i)(token|secret|passw|pwd|credential|auth|private|api_?key)")
 
@@ -57,8 +73,19 @@ def destination_matcher(spec: BuildSpec) -> Callable[[str], bool]:
     return matches
 
 
-def mask_secrets(spec: BuildSpec, runner: Runner) -> None:
-    """Mask build-argument values whose names say they are secret, before anything prints."""
+def mask_secrets(
+    spec: BuildSpec, runner: Runner, config: DockerConfig, helper_env: HelperEnvironment
+) -> None:
+    """Mask every secret-bearing value before anything prints: the login, the credentials
+    from the runner's docker config, the helpers' secret variables, and build arguments
+    whose names say they are secret."""
+    if spec.login is not None:
+        runner.mask(spec.login.password)
+        runner.mask(spec.login.auth)
+    for secret in config.secrets:
+        runner.mask(secret)
+    for name in SECRET_VARIABLES & helper_env.variables.keys():
+        runner.mask(helper_env.variables[name])
     for name, value in spec.build_args:
         if value and _SECRET_NAME.search(name):
             runner.mask(value)
@@ -73,11 +100,18 @@ def _executor_version(sandbox: Sandbox, layout: ChrootLayout) -> str | None:
 
 
 def _prepare(
-    sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, env: Mapping[str, str]
+    sandbox: Sandbox,
+    spec: BuildSpec,
+    layout: ChrootLayout,
+    config: DockerConfig,
+    helper_env: HelperEnvironment,
 ) -> None:
-    sandbox.populate(layout, spec.executor_dir)
+    injected = tuple(PurePosixPath(p) for p in helper_env.files)
+    sandbox.populate(layout, spec.executor_dir, injected)
     sandbox.add_hosts(spec.add_hosts)
-    write_docker_config(sandbox.path(layout.docker_config_dir), load_runner_config(env))
+    write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
+    stage_files_in_place(str(sandbox.root), helper_env.files)
+    stage_certificates(str(sandbox.root), spec, layout)
     stage_context(str(sandbox.root), spec.paths, layout)
     if spec.cache_dir is not None:
         stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
@@ -96,11 +130,18 @@ def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: Bu
 
 
 def build(
-    spec: BuildSpec, env: Mapping[str, str], runner: Runner, phases: Phases, report: BuildReport
+    spec: BuildSpec,
+    env: Mapping[str, str],
+    runner: Runner,
+    phases: Phases,
+    report: BuildReport,
+    credentials: tuple[DockerConfig, HelperEnvironment],
 ) -> None:
     """Run one build in a fresh sandbox, filling `report`; raises on failure."""
+    config, helper_env = credentials
     layout = chroot_layout(spec.paths)
     invocation = executor_invocation(spec, layout)
+    invocation = Invocation(invocation.argv, {**helper_env.variables, **invocation.env})
     watcher = LogWatcher(
         on_push=lambda: phases.start("Push"), is_destination=destination_matcher(spec)
     )
@@ -114,7 +155,7 @@ def build(
         try:
             with sandbox:
                 phases.start("Stage")
-                _prepare(sandbox, spec, layout, env)
+                _prepare(sandbox, spec, layout, config, helper_env)
                 report.kaniko_version = _executor_version(sandbox, layout)
                 phases.start("Build")
                 status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
@@ -122,6 +163,8 @@ def build(
                 report.cache_hits = len(watcher.cache_hits)
                 report.cache_misses = len(watcher.cache_misses)
                 if status != 0:
+                    fallback = spec.references[0].registry if watcher.pushing else None
+                    watcher.explanation = explain("\n".join(watcher.errors), fallback)
                     raise BuildFailed(
                         watcher.summary(status),
                         instruction=watcher.last_instruction,
@@ -198,14 +241,21 @@ def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
     status = 0
     try:
         phases.start("Resolve inputs")
-        spec = build_spec(read_raw_inputs(env), workspace_of(env))
-        mask_secrets(spec, runner)
-        for warning in spec.warnings:
-            runner.warning(warning)
+        raw = read_raw_inputs(env)
+        if raw["password"]:
+            runner.mask(raw["password"])
+        spec = build_spec(raw, workspace_of(env))
         check_executor_dir(spec.executor_dir)
+        config = merge_config(
+            load_runner_config(env), spec.login, available_helpers(spec.executor_dir)
+        )
+        helper_env = helper_environment(env)
+        mask_secrets(spec, runner, config, helper_env)
+        for warning in [*spec.warnings, *config.warnings]:
+            runner.warning(warning)
         report.destinations = list(spec.destinations)
         report.cache_enabled = spec.cache
-        build(spec, env, runner, phases, report)
+        build(spec, env, runner, phases, report, (config, helper_env))
     except Cancelled as e:
         phases.end()
         runner.error(str(e), title=e.title)

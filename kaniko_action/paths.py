@@ -104,3 +104,11 @@ def runner_dir(name: str, workspace: Path, value: str) -> Path | None:
     if not path.is_dir():
         raise InputError(name, f"'{value}' is not a directory (looked for {path})")
     return path
+
+
+def runner_file(name: str, workspace: Path, value: str) -> Path:
+    """An existing file on the runner, relative to the workspace or absolute."""
+    path = _absolute(workspace, value)
+    if not path.is_file():
+        raise InputError(name, f"'{value}' is not a file (looked for {path})")
+    return path

@@ -93,7 +93,12 @@ class Sandbox:
     def path(self, inside: PurePosixPath) -> Path:
         return Path(host_path(str(self.root), inside))
 
-    def populate(self, layout: ChrootLayout, executor_dir: Path) -> None:
+    def populate(
+        self,
+        layout: ChrootLayout,
+        executor_dir: Path,
+        extra_injected: tuple[PurePosixPath, ...] = (),
+    ) -> None:
         """Lay out everything the executor needs except the context and credentials."""
         root = self.root
         # An empty /kaniko: kaniko copies it to KANIKO_DIR and deletes it at start, so the
@@ -104,7 +109,9 @@ class Sandbox:
         self._copy_etc()
         proc_self = root / "proc" / "self"
         proc_self.mkdir(parents=True)
-        (proc_self / "mountinfo").write_text(mountinfo_text(INJECTED), encoding="utf-8")
+        (proc_self / "mountinfo").write_text(
+            mountinfo_text(INJECTED + extra_injected), encoding="utf-8"
+        )
         # Maintained kaniko resolves its own path through /proc/self/exe when it starts.
         # The link must go once it has: programs in RUN steps (busybox's shell, for one)
         # re-execute themselves through /proc/self/exe and would run the executor instead.

@@ -9,9 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .compat import translate
+from .credentials import Login
 from .errors import InputError
 from .inputs import parse_bool, parse_list, parse_pairs
-from .paths import BuildPaths, output_path, resolve_paths, runner_dir
+from .paths import BuildPaths, output_path, resolve_paths, runner_dir, runner_file
 from .references import Reference, check_registry_host, parse_reference
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
@@ -53,6 +54,8 @@ OWNED_FLAGS: Mapping[str, str] = {
     "verbosity": "verbosity",
     "v": "verbosity",
     "force": "(nothing: the action always sets it)",
+    "registry-certificate": "registry-certificates",
+    "registry-client-cert": "registry-client-certs",
 }
 
 
@@ -85,6 +88,9 @@ class BuildSpec:
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
     warnings: tuple[str, ...] = ()
+    login: Login | None = None
+    registry_certificates: tuple[tuple[str, Path], ...] = ()
+    registry_client_certs: tuple[tuple[str, Path, Path], ...] = ()
 
 
 def _destinations(raw: Mapping[str, str]) -> tuple[list[str], list[Reference]]:
@@ -162,6 +168,49 @@ def _cache_settings(
     return cache, repo or None
 
 
+def _login(raw: Mapping[str, str], references: list[Reference]) -> Login | None:
+    username, password = raw["username"], raw["password"]
+    registry = raw["registry"].rstrip("/")
+    if registry.startswith("https://"):
+        registry = registry[len("https://") :]
+    if not username and not password:
+        if registry:
+            raise InputError("registry", "is set but 'username' and 'password' are empty")
+        return None
+    if not password:
+        raise InputError("password", "is empty while 'username' is set")
+    if not username:
+        raise InputError("username", "is empty while 'password' is set")
+    if registry:
+        check_registry_host("registry", registry)
+    elif references:
+        registry = references[0].registry
+    else:
+        raise InputError("registry", "is needed: there is no destination to take it from")
+    return Login(registry=registry, username=username, password=password)
+
+
+def _certificates(
+    raw: Mapping[str, str], workspace: Path
+) -> tuple[tuple[tuple[str, Path], ...], tuple[tuple[str, Path, Path], ...]]:
+    cas: list[tuple[str, Path]] = []
+    for registry, value in parse_pairs("registry-certificates", raw["registry-certificates"]):
+        check_registry_host("registry-certificates", registry)
+        cas.append((registry, runner_file("registry-certificates", workspace, value)))
+    clients: list[tuple[str, Path, Path]] = []
+    for registry, value in parse_pairs("registry-client-certs", raw["registry-client-certs"]):
+        check_registry_host("registry-client-certs", registry)
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise InputError(
+                "registry-client-certs", f"'{registry}={value}' is not registry=cert.pem,key.pem"
+            )
+        cert = runner_file("registry-client-certs", workspace, parts[0])
+        key = runner_file("registry-client-certs", workspace, parts[1])
+        clients.append((registry, cert, key))
+    return tuple(cas), tuple(clients)
+
+
 def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
     """Validate every input and resolve paths; raises InputError naming the first bad input."""
     compat = translate(raw)
@@ -224,6 +273,8 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
     if tar_path is not None and not destinations:
         raise InputError("tar-path", "needs a destination name in 'tags' or 'image'")
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
+    login = _login(raw, references)
+    registry_certificates, registry_client_certs = _certificates(raw, paths.workspace)
     return BuildSpec(
         paths=paths,
         destinations=tuple(destinations),
@@ -254,4 +305,7 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
         warnings=tuple(compat.warnings),
+        login=login,
+        registry_certificates=registry_certificates,
+        registry_client_certs=registry_client_certs,
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .fsutil import remove_tree
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
+from .spec import BuildSpec
 
 
 def _copy_regular(src: str, dst: str) -> str:
@@ -31,6 +32,29 @@ def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
         ignore = paths.dockerfile.with_name(paths.dockerfile.name + ".dockerignore")
         if ignore.is_file():
             shutil.copy2(ignore, dockerfile_dest.with_name(ignore.name))
+
+
+def _copy_private(source: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+        shutil.copyfileobj(src, out)
+
+
+def stage_certificates(root: str, spec: BuildSpec, layout: ChrootLayout) -> None:
+    """Copy the registry CA and client certificates to where argv points kaniko at them."""
+    for index, (_registry, ca) in enumerate(spec.registry_certificates):
+        _copy_private(ca, Path(host_path(root, layout.registry_ca(index))))
+    for index, (_registry, cert, key) in enumerate(spec.registry_client_certs):
+        cert_in, key_in = layout.client_cert(index)
+        _copy_private(cert, Path(host_path(root, cert_in)))
+        _copy_private(key, Path(host_path(root, key_in)))
+
+
+def stage_files_in_place(root: str, files: tuple[Path, ...]) -> None:
+    """Copy runner files to the same paths inside the chroot (credential helpers' tokens)."""
+    for path in files:
+        _copy_private(path, Path(host_path(root, PurePosixPath(path))))
 
 
 def _link_or_copy(src: str, dst: str) -> str:
