@@ -31,6 +31,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "'registry-client-certs: {registry}=cert.pem,key.pem'",
     ),
     (
+        # TLS 1.3 servers reject a missing client certificate after the handshake, which the
+        # client sees as a dropped connection.
+        re.compile(r"broken pipe|connection reset by peer"),
+        "registry {registry} dropped the connection: if it requires a TLS client certificate, "
+        "give one with 'registry-client-certs: {registry}=cert.pem,key.pem'",
+    ),
+    (
         re.compile(r"UNAUTHORIZED|401 Unauthorized|authentication required|unauthorized:"),
         "registry {registry} rejected the credentials (401): check 'username' and 'password' "
         "(or the docker/login-action step) for {registry}",

@@ -40,6 +40,7 @@ class Runner:
         self.env = env
         self.out = out or sys.stdout
         self.in_actions = env.get("GITHUB_ACTIONS") == "true"
+        self._masked: set[str] = set()
 
     def echo(self, line: str) -> None:
         self.out.write(line + "\n")
@@ -56,7 +57,8 @@ class Runner:
 
     def mask(self, secret: str) -> None:
         for line in secret.splitlines() or [secret]:
-            if line.strip():
+            if line.strip() and line not in self._masked:
+                self._masked.add(line)
                 self.issue("add-mask", line)
 
     @contextmanager

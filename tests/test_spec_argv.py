@@ -166,6 +166,67 @@ def test_spec_fields(ws: Path) -> None:
     assert spec.warnings == ("input 'builder' has no effect: kaniko has no builder instances",)
 
 
+def test_login_and_certificates(ws: Path) -> None:
+    (ws / "ca.pem").write_text("ca")
+    (ws / "c.crt").write_text("c")
+    (ws / "c.key").write_text("k")
+    spec = spec_of(
+        ws,
+        tags="reg.example.com:8443/team/app:1",
+        username="me",
+        password="pw",
+        registry_certificates="reg.example.com:8443=ca.pem",
+        registry_client_certs="reg.example.com:8443=c.crt, c.key",
+    )
+    assert spec.login is not None
+    assert (spec.login.registry, spec.login.username) == ("reg.example.com:8443", "me")
+    assert "pw" not in repr(spec.login)
+    argv, _ = invocation(
+        ws,
+        tags="r/a:1",
+        registry_certificates="reg.example.com:8443=ca.pem\nother:1=ca.pem",
+        registry_client_certs="reg.example.com:8443=c.crt,c.key",
+    )
+    assert argv[-3:] == [
+        f"--registry-certificate=reg.example.com:8443={KD}/certs/ca-0.pem",
+        f"--registry-certificate=other:1={KD}/certs/ca-1.pem",
+        f"--registry-client-cert=reg.example.com:8443={KD}/certs/client-0.crt,"
+        f"{KD}/certs/client-0.key",
+    ]
+    assert not any("pw" in a for a in argv)
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ({"username": "me"}, r"input 'password': is empty while 'username' is set"),
+        ({"password": "pw"}, r"input 'username': is empty while 'password' is set"),
+        ({"registry": "ghcr.io"}, r"input 'registry': is set but 'username' and 'password'"),
+        ({"username": "u", "password": "p", "registry": "ftp://x"}, r"input 'registry'"),
+        (
+            {"registry_certificates": "reg=missing.pem"},
+            r"input 'registry-certificates': 'missing.pem' is not a file",
+        ),
+        ({"registry_certificates": "no-equals"}, r"input 'registry-certificates': 'no-equals'"),
+        (
+            {"registry_client_certs": "reg=only-one.pem"},
+            r"input 'registry-client-certs': 'reg=only-one.pem' is not",
+        ),
+        ({"kaniko_args": "--registry-certificate=a=b"}, r"use the 'registry-certificates' input"),
+    ],
+)
+def test_bad_login_inputs(ws: Path, inputs: dict[str, str], message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        invocation(ws, tags="r/a:1", **inputs)
+
+
+def test_login_registry_defaults_to_docker_hub_for_short_names(ws: Path) -> None:
+    spec = spec_of(ws, tags="org/app:1", username="u", password="p")
+    assert spec.login is not None and spec.login.registry == "index.docker.io"
+    spec = spec_of(ws, tags="org/app:1", username="u", password="p", registry="https://ghcr.io/")
+    assert spec.login is not None and spec.login.registry == "ghcr.io"
+
+
 def test_build_args_go_through_the_environment(ws: Path) -> None:
     argv, env = invocation(
         ws, tags="r/a:1", build_args="GREETING=hello big world\nPATH=/opt/bin\nmy-arg=x y"
