@@ -119,3 +119,56 @@ def test_metadata_action_shaped_tags_and_labels(
     assert client.image_files("act/meta", "sha-0123abc")["meta"].text == "meta\n"
     assert_runner_dirs_clean(project, run)
     assert_host_clean(run)
+
+
+def test_cache_on_then_hits_and_cache_off(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write("Dockerfile", f"FROM {busybox_image}\nRUN echo one > /one\nRUN echo two > /two\n")
+    cached = {
+        "tags": f"{registry.host}/act/cache:1",
+        "cache": "true",
+        "cache-repo": f"{registry.host}/act/cache-layers",
+        **common_inputs(registry),
+    }
+    project.workflow(**cached)
+    first = project.run()
+    assert first.returncode == 0, first.log
+    assert project.metadata()["cache"] == {"enabled": True, "hits": 0, "misses": 1}
+    assert len(registry.client().tags("act/cache-layers")) == 2
+    second = project.run()
+    assert second.returncode == 0, second.log
+    assert project.metadata()["cache"] == {"enabled": True, "hits": 2, "misses": 0}
+    assert second.result("digest") == registry.client().get_manifest("act/cache", "1").digest
+
+    project.workflow(tags=f"{registry.host}/act/nocache:1", **common_inputs(registry))
+    off = project.run()
+    assert off.returncode == 0, off.log
+    assert project.metadata()["cache"] == {"enabled": False, "hits": 0, "misses": 0}
+    assert "act/nocache/cache" not in registry.client().catalog()
+    for run in (first, second, off):
+        assert_runner_dirs_clean(project, run)
+        assert_host_clean(run)
+
+
+def test_push_false_with_tar_path(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write("Dockerfile", f"FROM {busybox_image}\nRUN echo tar > /tarred\n")
+    project.workflow(
+        tags=f"{registry.host}/act/tarball:1",
+        push="false",
+        **{"tar-path": "${{ runner.temp }}/image.tar"},
+        **common_inputs(registry),
+    )
+    run = project.run()
+    assert run.returncode == 0, run.log
+    assert run.result("digest") == ""
+    members = run.result("tar-members").split()
+    assert "manifest.json" in members
+    imageid = run.result("imageid")
+    assert imageid.startswith("sha256:") and f"{imageid}" in members
+    assert project.metadata()["tar-path"].endswith("/tmp/image.tar")
+    assert registry.client().tags("act/tarball") == []
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)

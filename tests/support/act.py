@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,14 +53,21 @@ jobs:
         env:
           DIGEST: ${{{{ steps.kaniko.outputs.digest }}}}
           IMAGE: ${{{{ steps.kaniko.outputs.image }}}}
+          IMAGEID: ${{{{ steps.kaniko.outputs.imageid }}}}
+          TAR_PATH: ${{{{ steps.kaniko.outputs.tar-path }}}}
+          METADATA: ${{{{ steps.kaniko.outputs.metadata }}}}
           RESULTS: {results}
         run: |
-          test -n "$DIGEST"
           {{
             echo "digest=$DIGEST"
             echo "image=$IMAGE"
+            echo "imageid=$IMAGEID"
+            if [ -n "$TAR_PATH" ] && [ -f "$TAR_PATH" ]; then
+              echo "tar-members=$(tar -tf "$TAR_PATH" | sort | xargs)"
+            fi
           }} >> "$RESULTS"
-          echo "action digest output: $DIGEST"
+          printf '%s' "$METADATA" > "$RESULTS.metadata.json"
+          if [ -n "$DIGEST" ]; then echo "action digest output: $DIGEST"; fi
       - name: Report runner directories
         if: always()
         env:
@@ -186,7 +194,7 @@ class ActProject:
     def commit(self) -> None:
         self._git("init", "-q")
         self._git("add", "-A")
-        self._git("commit", "-q", "-m", "build")
+        self._git("commit", "-q", "--allow-empty", "-m", "build")
 
     def command(self) -> list[str]:
         return [
@@ -212,7 +220,20 @@ class ActProject:
         env["XDG_CONFIG_HOME"] = str(self.xdg / "config")
         return env
 
+    @property
+    def metadata_file(self) -> Path:
+        return self.results_file.with_name(RESULTS_NAME + ".metadata.json")
+
+    def metadata(self) -> dict[str, Any]:
+        """The action's `metadata` output as the workflow's next step received it."""
+        data = json.loads(self.metadata_file.read_text(encoding="utf-8"))
+        assert isinstance(data, dict)
+        return data
+
     def run(self, timeout: float = 900) -> ActRun:
+        """Run the workflow (again); results of an earlier run are discarded first."""
+        for stale in (self.results_file, self.metadata_file):
+            stale.unlink(missing_ok=True)
         self.commit()
         before = HostSnapshot.take(self.repo, self.base)
         act_in_home = _act_dirs_in_home()
