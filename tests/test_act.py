@@ -172,3 +172,43 @@ def test_push_false_with_tar_path(
     assert registry.client().tags("act/tarball") == []
     assert_runner_dirs_clean(project, run)
     assert_host_clean(run)
+
+
+def test_build_push_action_workflow_with_only_uses_changed(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    project.write(
+        "Dockerfile",
+        f'FROM {busybox_image}\nARG VERSION\nRUN echo "$VERSION" > /version\n',
+    )
+    cache = f"{registry.host}/act/bpa:buildcache"
+    project.workflow(
+        context=".",
+        file="./Dockerfile",
+        push="true",
+        platforms="linux/amd64",
+        pull="true",
+        provenance="false",
+        tags=f"{registry.host}/act/bpa:main\n{registry.host}/act/bpa:sha-1\n",
+        labels="org.opencontainers.image.title=bpa\n",
+        **{
+            "build-args": "VERSION=1.2.3\n",
+            "cache-from": f"type=registry,ref={cache}",
+            "cache-to": f"type=registry,ref={cache},mode=max",
+        },
+        **common_inputs(registry),
+    )
+    run = project.run()
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    assert run.result("digest") == client.get_manifest("act/bpa", "main").digest
+    assert client.get_manifest("act/bpa", "sha-1").digest == run.result("digest")
+    assert client.image_files("act/bpa", "main")["version"].text == "1.2.3\n"
+    meta = project.metadata()
+    assert meta["containerimage.digest"] == run.result("digest")
+    assert meta["cache"]["enabled"] is True
+    # cache-from/cache-to type=registry became kaniko's cache repository.
+    assert len(client.tags("act/bpa")) == 3
+    assert "::warning" not in run.log
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
