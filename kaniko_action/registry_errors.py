@@ -33,7 +33,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         # TLS 1.3 servers reject a missing client certificate after the handshake, which the
         # client sees as a dropped connection.
-        re.compile(r"broken pipe|connection reset by peer"),
+        re.compile(r"broken pipe|connection reset by peer|client conn could not be established"),
         "registry {registry} dropped the connection: if it requires a TLS client certificate, "
         "give one with 'registry-client-certs: {registry}=cert.pem,key.pem'",
     ),

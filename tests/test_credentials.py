@@ -138,6 +138,14 @@ def test_helper_environment_keeps_set_variables_and_existing_files(tmp_path: Pat
             'Get "https://reg:5000/v2/": remote error: tls: certificate required',
             "registry reg:5000 requires a TLS client certificate",
         ),
+        (
+            'Get "https://reg:5000/v2/": http2: client conn could not be established',
+            "registry reg:5000 dropped the connection: if it requires a TLS client certificate",
+        ),
+        (
+            'Get "https://reg:5000/v2/": write tcp 1.2.3.4:5->6.7.8.9:5000: write: broken pipe',
+            "registry reg:5000 dropped the connection",
+        ),
         ("building stage: failed to execute command: exit status 1", None),
     ],
 )
