@@ -272,6 +272,13 @@ def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
         runner.error(str(e), title=e.title)
         report.failure = str(e)
         status = 1
+    except OSError as e:
+        # The sandbox is already gone (its context manager removes it on any exception).
+        phases.end()
+        message = f"{e.strerror or e}: {e.filename}" if e.filename else str(e)
+        runner.error(message, title="kaniko-build")
+        report.failure = message
+        status = 1
     report.duration = time.monotonic() - started
     report.phases = dict(phases.durations)
     if spec is None:

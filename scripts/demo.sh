@@ -6,6 +6,5 @@ set -euo pipefail
 
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh
-VENV="${KANIKO_BUILD_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kaniko-build/venv}"
+VENV=$(bash scripts/setup.sh)
 exec "$VENV/bin/python" scripts/demo.py "$@"

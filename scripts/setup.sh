@@ -3,7 +3,8 @@
 # Debian packages, a virtualenv with the pinned tools, and the kaniko executors.
 # Idempotent: a second run only checks.
 #
-# Prints nothing but progress; afterwards `$KANIKO_BUILD_VENV/bin` holds pytest, ruff, act...
+# Progress goes to stderr; the last thing printed on stdout is the virtualenv's path, whose
+# bin/ holds pytest, ruff, act and the linters.
 set -euo pipefail
 
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
@@ -43,3 +44,4 @@ if ! cmp -s requirements-dev.txt "$VENV/.requirements-dev.txt"; then
 fi
 
 bash scripts/install-executors.sh >/dev/null
+echo "$VENV"

@@ -7,9 +7,7 @@ set -euo pipefail
 
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 
-bash scripts/setup.sh
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/kaniko-build"
-VENV="${KANIKO_BUILD_VENV:-$CACHE/venv}"
+VENV=$(bash scripts/setup.sh)
 export PATH="$VENV/bin:$PATH"
 
 bash scripts/lint.sh
@@ -25,7 +23,7 @@ if [[ -z "$python39" ]]; then
   echo "test: no Python 3.9 interpreter found; the 3.9 unit-test pass did not run" >&2
   exit 0
 fi
-venv39="$CACHE/venv-py39"
+venv39="$VENV-py39"
 if [[ ! -x "$venv39/bin/python" ]] || ! cmp -s requirements-dev.txt "$venv39/.requirements-dev.txt"; then
   "$python39" -m venv --clear "$venv39"
   "$venv39/bin/pip" install -q --disable-pip-version-check -r requirements-dev.txt
