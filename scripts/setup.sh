@@ -8,6 +8,8 @@
 set -euo pipefail
 
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
+# Everything but the final path goes to stderr.
+exec 3>&1 1>&2
 
 readonly PACKAGES=(docker-registry busybox-static debootstrap openssl apache2-utils ca-certificates git golang-go)
 VENV="${KANIKO_BUILD_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kaniko-build/venv}"
@@ -44,4 +46,4 @@ if ! cmp -s requirements-dev.txt "$VENV/.requirements-dev.txt"; then
 fi
 
 bash scripts/install-executors.sh >/dev/null
-echo "$VENV"
+echo "$VENV" >&3
