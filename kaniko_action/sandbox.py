@@ -37,12 +37,44 @@ def executor_path(executor_dir: Path) -> Path:
     return executor_dir / "executor"
 
 
+def elf_interpreter(path: Path) -> str | None:
+    """The program interpreter (dynamic loader) a 64-bit little-endian ELF file asks for."""
+    try:
+        with open(path, "rb") as f:
+            header = f.read(64)
+            if len(header) < 64 or header[:4] != b"\x7fELF" or header[4] != 2 or header[5] != 1:
+                return None
+            phoff, phentsize, phnum = (
+                int.from_bytes(header[32:40], "little"),
+                int.from_bytes(header[54:56], "little"),
+                int.from_bytes(header[56:58], "little"),
+            )
+            for index in range(phnum):
+                f.seek(phoff + index * phentsize)
+                entry = f.read(phentsize)
+                if int.from_bytes(entry[0:4], "little") == 3:  # PT_INTERP
+                    offset = int.from_bytes(entry[8:16], "little")
+                    size = int.from_bytes(entry[32:40], "little")
+                    f.seek(offset)
+                    return f.read(size).rstrip(b"\0").decode(errors="replace")
+    except OSError:
+        return None
+    return None
+
+
 def check_executor_dir(executor_dir: Path) -> None:
     exe = executor_path(executor_dir)
     if not exe.is_file() or not os.access(exe, os.X_OK):
         raise SandboxError(
             f"no kaniko executor at {exe} (input 'executor-dir'); the runner image needs "
             "`COPY --from=<kaniko executor image> /kaniko /kaniko`"
+        )
+    interpreter = elf_interpreter(exe)
+    if interpreter is not None:
+        raise SandboxError(
+            f"the kaniko executor at {exe} (input 'executor-dir') is dynamically linked "
+            f"(needs {interpreter}), so it cannot start inside the chroot: use the executor "
+            "from a kaniko image, or build it with CGO_ENABLED=0"
         )
 
 
