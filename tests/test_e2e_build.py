@@ -262,3 +262,34 @@ def test_bad_paths_are_refused_before_kaniko_runs(
     assert "::group::Build" not in run.stdout
     assert list(harness.runner_temp.iterdir()) == []
     assert_clean(run)
+
+
+def test_dockerignore_is_respected(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
+    harness.write("app/.dockerignore", "secret.txt\nnode_modules\n")
+    harness.write("app/secret.txt", "do not ship\n")
+    harness.write("app/node_modules/pkg/index.js", "ignored\n")
+    harness.write("app/main.txt", "shipped\n")
+    harness.write("app/Dockerfile", f"FROM {busybox_image}\nCOPY . /app/\n")
+    # A Dockerfile outside the context brings its own <name>.dockerignore, which wins.
+    harness.write("docker/Dockerfile.alt", f"FROM {busybox_image}\nCOPY . /app/\n")
+    harness.write("docker/Dockerfile.alt.dockerignore", "main.txt\n")
+    first = harness.run(
+        context="app", tags=f"{registry.host}/e2e/ignore:1", insecure_registries=registry.host
+    )
+    files = assert_pushed(registry, first, "e2e/ignore", "1")
+    assert files["app/main.txt"].text == "shipped\n"
+    assert "app/secret.txt" not in files
+    assert not any(p.startswith("app/node_modules") for p in files)
+    second = harness.run(
+        context="app",
+        file="docker/Dockerfile.alt",
+        tags=f"{registry.host}/e2e/ignore:2",
+        insecure_registries=registry.host,
+    )
+    files = assert_pushed(registry, second, "e2e/ignore", "2")
+    assert "app/main.txt" not in files
+    assert files["app/secret.txt"].text == "do not ship\n"
+    assert_clean(first)
+    assert_clean(second)
