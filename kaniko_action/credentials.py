@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .fsutil import write_private
+
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_NAMES = frozenset(
     {
@@ -208,11 +210,7 @@ def helper_environment(env: Mapping[str, str]) -> HelperEnvironment:
 
 def write_docker_config(directory: Path, config: Mapping[str, Any]) -> Path:
     """Write config.json readable by root only."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(directory, 0o700)
     path = directory / "config.json"
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(dict(config), f)
-    os.chmod(path, 0o600)
+    write_private(path, json.dumps(dict(config)).encode("utf-8"))
+    os.chmod(directory, 0o700)
     return path

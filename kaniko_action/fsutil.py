@@ -31,6 +31,15 @@ def mounts_under(path: Path) -> list[str]:
     return [m for m in mount_points() if m == str(path) or m.startswith(prefix)]
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only its owner (root) can read, in a directory only it can enter."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.chmod(path, 0o600)
+
+
 class CrossesMount(OSError):
     pass
 

@@ -27,10 +27,7 @@ def is_within(path: Path, parent: Path) -> bool:
 
 
 def _resolve(workspace: Path, name: str, value: str) -> Path:
-    candidate = Path(value)
-    if not candidate.is_absolute():
-        candidate = workspace / candidate
-    lexical = Path(os.path.normpath(candidate))
+    lexical = _absolute(workspace, value)
     if not is_within(lexical, workspace):
         raise InputError(name, f"'{value}' is outside the workspace {workspace}")
     if not os.path.lexists(lexical):

@@ -85,13 +85,11 @@ def processes_of(session: int | None, root: Path) -> list[int]:
     return found
 
 
-def terminate(
-    session: int | None,
-    root: Path,
-    child: subprocess.Popen[bytes] | None = None,
-    grace: float = KILL_GRACE_SECONDS,
-) -> None:
-    """SIGTERM, then SIGKILL, every process of the build; returns when none is left."""
+def terminate(session: int | None, root: Path, grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM, then SIGKILL, every process of the build; returns when none is left.
+
+    Zombies do not count (processes_of skips them): the caller reaps its own child.
+    """
     for sig in (signal.SIGTERM, signal.SIGKILL):
         pids = processes_of(session, root)
         if not pids:
@@ -100,15 +98,8 @@ def terminate(
             with suppress(ProcessLookupError):
                 os.kill(pid, sig)
         deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 10.0)
-        while time.monotonic() < deadline and _alive(processes_of(session, root), child):
+        while time.monotonic() < deadline and processes_of(session, root):
             time.sleep(0.05)
-
-
-def _alive(pids: list[int], child: subprocess.Popen[bytes] | None) -> bool:
-    """Whether any of `pids` still runs; our own child is reaped so it does not linger."""
-    if child is not None and child.pid in pids and child.poll() is not None:
-        pids = [p for p in pids if p != child.pid]
-    return bool(pids)
 
 
 @contextmanager
@@ -170,5 +161,5 @@ def run_in_chroot(
         timer.cancel()
         # RUN steps run in process groups of their own; anything left in the session or
         # the chroot goes now, before the chroot is deleted.
-        terminate(proc.pid, root, proc)
+        terminate(proc.pid, root)
         proc.wait()

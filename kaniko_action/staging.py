@@ -7,7 +7,7 @@ import shutil
 import stat
 from pathlib import Path, PurePosixPath
 
-from .fsutil import remove_tree
+from .fsutil import remove_tree, write_private
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
 from .spec import BuildSpec
@@ -35,10 +35,7 @@ def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
 
 
 def _copy_private(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-        shutil.copyfileobj(src, out)
+    write_private(dest, source.read_bytes())
 
 
 def stage_certificates(root: str, spec: BuildSpec, layout: ChrootLayout) -> None:
