@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import shutil
 import stat
 import tempfile
 from pathlib import Path, PurePosixPath
@@ -12,6 +11,7 @@ from types import TracebackType
 
 from .certs import merge_bundles, runner_bundle
 from .errors import SandboxError
+from .filecopy import Copier
 from .fsutil import CrossesMount, remove_tree
 from .layout import INJECTED, ChrootLayout, host_path
 
@@ -159,11 +159,12 @@ class Sandbox:
     def _install_kaniko(self, layout: ChrootLayout, executor_dir: Path) -> None:
         dest = self.path(layout.kaniko_dir)
         dest.mkdir(mode=0o755)
-        # Copies, not links: a RUN step can write anywhere in the chroot, and must not be
-        # able to change the runner's executor.
+        # Copies (reflinks where the filesystem has them), never links: a RUN step can write
+        # anywhere in the chroot, and must not be able to change the runner's executor.
+        copier = Copier()
         for entry in os.scandir(executor_dir):
             if entry.is_file(follow_symlinks=True) and os.access(entry.path, os.X_OK):
-                shutil.copy2(entry.path, dest / entry.name)
+                copier.copy_file(entry.path, dest / entry.name, follow_symlinks=True)
         bundle = self.path(layout.ca_bundle)
         bundle.parent.mkdir(parents=True)
         own = executor_dir / "ssl" / "certs" / "ca-certificates.crt"

@@ -7,6 +7,7 @@ import shutil
 import stat
 from pathlib import Path, PurePosixPath
 
+from .filecopy import copy_tree
 from .fsutil import remove_tree, write_private
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
@@ -54,22 +55,11 @@ def stage_files_in_place(root: str, files: tuple[Path, ...]) -> None:
         _copy_private(path, Path(host_path(root, PurePosixPath(path))))
 
 
-def _link_or_copy(src: str, dst: str) -> str:
-    """Hard-link when on the same filesystem (free for a large cache), else copy."""
-    if not stat.S_ISREG(os.lstat(src).st_mode):
-        return dst
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
-
-
 def stage_cache_dir(root: str, source: Path, layout: ChrootLayout) -> None:
-    """Make the runner's base-image cache (kaniko warmer output) visible in the chroot."""
-    shutil.copytree(
-        source, host_path(root, layout.cache_dir), symlinks=True, copy_function=_link_or_copy
-    )
+    """Copy the runner's base-image cache (kaniko warmer output) into the chroot: reflinks
+    where the filesystem has them, never hard links, through which a RUN step appending to
+    a cached layer would change the runner's cache."""
+    copy_tree(source, host_path(root, layout.cache_dir))
 
 
 def _chown_tree(path: Path, uid: int, gid: int) -> None:
