@@ -1,7 +1,9 @@
-"""Just enough Dockerfile parsing to point at the line of an instruction kaniko reports."""
+"""Just enough Dockerfile parsing to point at the line of an instruction kaniko reports, and
+to find what ADD reads from the context."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -85,3 +87,60 @@ def locate(instructions: list[Instruction], reported: str, stage: int | None) ->
         if len(found) == 1 or (exact and found):
             return found[0]
     return None
+
+
+_REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]")
+# Characters whose meaning kaniko works out during the build: variables, quoting, wildcards.
+_UNKNOWABLE = re.compile(r"[$'\"\\*?\[]")
+
+
+@dataclass(frozen=True)
+class ContextSources:
+    """What COPY and ADD name in the build context, as far as it is known before the build."""
+
+    unpacked: tuple[str, ...]  # ADD sources: kaniko unpacks a local archive even if ignored
+    named: tuple[str, ...]  # COPY sources named literally: they must resolve as they would
+    add_unknown: bool  # some ADD source is only known during the build
+
+
+def _arguments(ins: Instruction) -> list[str] | None:
+    """The words after the flags of a COPY or ADD; None if they cannot be read exactly."""
+    words = ins.text.split(" ")[1:]
+    while words and words[0].startswith("--"):
+        words = words[1:]
+    rest = " ".join(words)
+    if not rest.startswith("["):
+        return words
+    try:
+        parsed = json.loads(rest)
+    except ValueError:
+        return None
+    if not isinstance(parsed, list) or not all(isinstance(w, str) for w in parsed):
+        return None
+    if any(not w or w != " ".join(w.split()) for w in parsed):
+        return None  # whitespace the collapsed text no longer holds exactly
+    return parsed
+
+
+def context_sources(instructions: list[Instruction]) -> ContextSources:
+    """The context paths COPY and ADD name. ONBUILD triggers of a base image are not seen."""
+    unpacked: list[str] = []
+    named: list[str] = []
+    add_unknown = False
+    for ins in instructions:
+        if ins.keyword not in ("ADD", "COPY") or (
+            ins.keyword == "COPY" and re.search(r"(^| )--from=", ins.text)
+        ):
+            continue
+        words = _arguments(ins)
+        if words is None:
+            add_unknown = add_unknown or ins.keyword == "ADD"
+            continue
+        for source in words[:-1]:
+            if source.startswith("<<") or _REMOTE.match(source):
+                continue  # a here-document or a URL: nothing from the context
+            if _UNKNOWABLE.search(source):
+                add_unknown = add_unknown or ins.keyword == "ADD"
+                continue
+            (unpacked if ins.keyword == "ADD" else named).append(source)
+    return ContextSources(tuple(unpacked), tuple(named), add_unknown)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 import shutil
-import stat
 from pathlib import Path, PurePosixPath
 
+from .context_staging import ContextReport, place_context
 from .filecopy import copy_tree
 from .fsutil import remove_tree, write_private
 from .layout import ChrootLayout, host_path
@@ -14,17 +14,9 @@ from .paths import BuildPaths
 from .spec import BuildSpec
 
 
-def _copy_regular(src: str, dst: str) -> str:
-    """copytree's copy function: regular files only; sockets, fifos and devices are skipped."""
-    if stat.S_ISREG(os.lstat(src).st_mode):
-        shutil.copy2(src, dst)
-    return dst
-
-
-def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
-    """Place the context at the layout's context dir and the Dockerfile where argv says."""
-    context_dest = host_path(root, layout.context_dir)
-    shutil.copytree(paths.context, context_dest, symlinks=True, copy_function=_copy_regular)
+def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> ContextReport:
+    """Place the Dockerfile where argv says, then at the layout's context dir what kaniko
+    reads of the context (its choice of ignore file depends on the Dockerfile's place)."""
     if not paths.dockerfile_in_context:
         dockerfile_dest = Path(host_path(root, layout.dockerfile))
         dockerfile_dest.parent.mkdir(parents=True, exist_ok=True)
@@ -33,6 +25,7 @@ def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
         ignore = paths.dockerfile.with_name(paths.dockerfile.name + ".dockerignore")
         if ignore.is_file():
             shutil.copy2(ignore, dockerfile_dest.with_name(ignore.name))
+    return place_context(root, paths, layout)
 
 
 def _copy_private(source: Path, dest: Path) -> None:
