@@ -17,8 +17,12 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from typing import Union
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Union
+
+    Ranges = tuple[tuple[int, int], ...]
 
 MAX_RUNE = 0x10FFFF
 
@@ -31,43 +35,51 @@ class Unsupported(ValueError):
     """Go accepts the expression, but this module does not reproduce what it means."""
 
 
-Ranges = tuple[tuple[int, int], ...]
-
-
-@dataclass(frozen=True)
 class CharClass:
     """One character out of sorted, disjoint, non-adjacent inclusive ranges."""
 
-    ranges: Ranges
+    __slots__ = ("ranges",)
+
+    def __init__(self, ranges: Ranges) -> None:
+        self.ranges = ranges
 
     def contains(self, rune: int) -> bool:
         index = bisect_right(self.ranges, (rune, MAX_RUNE + 1)) - 1
         return index >= 0 and self.ranges[index][0] <= rune <= self.ranges[index][1]
 
 
-@dataclass(frozen=True)
 class Repeat:
-    node: Node
-    least: int
-    most: int  # -1: no upper bound
+    __slots__ = ("least", "most", "node")
+
+    def __init__(self, node: Node, least: int, most: int) -> None:
+        self.node = node
+        self.least = least
+        self.most = most  # -1: no upper bound
 
 
-@dataclass(frozen=True)
 class Group:
-    nodes: tuple[Node, ...]
+    __slots__ = ("nodes",)
+
+    def __init__(self, nodes: tuple[Node, ...]) -> None:
+        self.nodes = nodes
 
 
-@dataclass(frozen=True)
 class Alternate:
-    branches: tuple[tuple[Node, ...], ...]
+    __slots__ = ("branches",)
+
+    def __init__(self, branches: tuple[tuple[Node, ...], ...]) -> None:
+        self.branches = branches
 
 
-@dataclass(frozen=True)
 class Assertion:
-    kind: str  # "begin", "end", "word", "not-word"
+    __slots__ = ("kind",)
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind  # "begin", "end", "word", "not-word"
 
 
-Node = Union[CharClass, Repeat, Group, Alternate, Assertion]
+if TYPE_CHECKING:
+    Node = Union[CharClass, Repeat, Group, Alternate, Assertion]
 
 
 def _clean(ranges: list[tuple[int, int]]) -> Ranges:
@@ -131,7 +143,7 @@ _OCTAL = "01234567"
 _HEX = "0123456789abcdefABCDEF"
 
 
-_REPEAT = re.compile(r"\{([0-9]+)(,([0-9]*))?\}")
+_REPEAT = r"\{([0-9]+)(,([0-9]*))?\}"
 
 
 def _repeat_int(digits: str) -> int | None:
@@ -165,7 +177,7 @@ class _Parser:
 
     def _repeat_bounds(self) -> tuple[int, int, int] | None:
         """Go's parseRepeat at a '{': (least, most, end) or None when '{' is a literal."""
-        match = _REPEAT.match(self.s, self.pos)
+        match = re.compile(_REPEAT).match(self.s, self.pos)
         if match is None:
             return None
         least = _repeat_int(match.group(1))
