@@ -58,7 +58,7 @@ main() {
 
   local python_targets=() workflows=() shell_scripts=() actions=() path
 
-  for path in kaniko_action tests scripts entrypoint.py; do
+  for path in kaniko_action tests scripts benchmarks entrypoint.py; do
     if [[ -e "$path" ]]; then
       python_targets+=("$path")
     fi

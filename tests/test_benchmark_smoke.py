@@ -1,0 +1,40 @@
+"""A quick run of benchmarks/bench.py on tiny contexts: it runs and prints its table.
+
+The real benchmark (full sizes, several rounds) is not part of the suite; see the README's
+Performance section."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import executor_dir
+from .support.hostcheck import HostSnapshot
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_benchmark_smoke_run(tmp_path: Path) -> None:
+    unused = tmp_path / "workspace"
+    unused.mkdir()
+    before = HostSnapshot.take(unused, tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench.py"), "--scale", "0.002",
+         "--rounds", "1", "--cases", "1,2", "--work", str(tmp_path),
+         "--executor-dir", str(executor_dir("upstream"))],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| 1.", "| 2."))]
+    assert len(rows) == 2, proc.stdout
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        # v2 recipe, kaniko alone, action, both ratios, overhead and placing are measured.
+        assert all(c != "n/a" for c in cells[1:8]), row
+    assert "kaniko's own files" in proc.stdout
+    assert before.changes() == []
