@@ -103,7 +103,10 @@ class ChrootView:
             try:
                 st = os.lstat(host)
             except OSError:
-                return None
+                if not self.context_dir.startswith(candidate + b"/"):
+                    return None
+                # A directory leading to the context, made with it if not there yet.
+                st = os.lstat(self.root)
             if rel:
                 visit(rel, st)
             if stat.S_ISLNK(st.st_mode) and (pending or follow_last):
@@ -324,7 +327,7 @@ def _ignore_rules(
         if st.st_size > MAX_IGNORE_FILE:
             return None, f"{candidate} is larger than {MAX_IGNORE_FILE} bytes"
         host, _ = view.host(final)
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         with os.fdopen(fd, "rb") as f:
             data = f.read(MAX_IGNORE_FILE + 1)
         try:
@@ -338,7 +341,9 @@ def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
     """Stage the context at the layout's context directory (which must not exist yet).
 
     Call it after the Dockerfile of a build whose Dockerfile is outside the context has been
-    placed, with its ignore file: kaniko's choice of ignore file depends on it."""
+    placed, with its ignore file: kaniko's choice of ignore file depends on it. The rest of
+    the chroot may come before or after: a path leading out of the context to something not
+    there yet only makes the staging keep more."""
     report = ContextReport()
     source = os.fsencode(paths.context)
     dest = os.fsencode(host_path(root, layout.context_dir))
@@ -357,6 +362,7 @@ def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
     report.reason = reason
 
     stager = _Stager(source, dest, matcher, report)
+    os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
     os.mkdir(dest, 0o700)
     stager.tree(b"", keep_all=matcher is None)
     for path in read:
@@ -377,7 +383,7 @@ def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
 
 
 def _sources(dockerfile: Path) -> ContextSources | None:
-    fd = os.open(dockerfile, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    fd = os.open(dockerfile, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f:
         data = f.read()
     try:

@@ -380,8 +380,10 @@ class Matcher:
 
     def excludes(self, path: str) -> bool:
         """Whether kaniko leaves `path` (relative to the context) out of a COPY."""
+        if not self.patterns:
+            return False
         path = go_clean(path)
-        if path == "." or not self.valid:
+        if path == ".":
             return False
         parent = go_clean(path[: path.rfind("/") + 1])  # filepath.Dir
         parent_parts = parent.split("/")

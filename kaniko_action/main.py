@@ -107,12 +107,13 @@ def _prepare(
     helper_env: HelperEnvironment,
 ) -> None:
     injected = tuple(PurePosixPath(p) for p in helper_env.files)
+    # The user's files first: kaniko's own (about 80 MiB) take a while to copy.
+    stage_context(str(sandbox.root), spec.paths, layout)
     sandbox.populate(layout, spec.executor_dir, injected)
     sandbox.add_hosts(spec.add_hosts)
     write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
     stage_files_in_place(str(sandbox.root), helper_env.files)
     stage_certificates(str(sandbox.root), spec, layout)
-    stage_context(str(sandbox.root), spec.paths, layout)
     if spec.cache_dir is not None:
         stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
 

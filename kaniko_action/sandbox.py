@@ -158,7 +158,8 @@ class Sandbox:
 
     def _install_kaniko(self, layout: ChrootLayout, executor_dir: Path) -> None:
         dest = self.path(layout.kaniko_dir)
-        dest.mkdir(mode=0o755)
+        dest.mkdir(mode=0o755, exist_ok=True)  # the context may be staged in it already
+        dest.chmod(0o755)
         # Copies (reflinks where the filesystem has them), never links: a RUN step can write
         # anywhere in the chroot, and must not be able to change the runner's executor.
         copier = Copier()

@@ -37,7 +37,7 @@ def write(base: Path, rel: str, text: str = "x\n", mode: int = 0o644) -> Path:
 def stage(
     workspace: Path, root: Path, context: str = "", file: str = ""
 ) -> tuple[Path, ContextReport]:
-    (root / ".kaniko-build").mkdir(parents=True)
+    root.mkdir()  # staging comes first: nothing else of the chroot is there yet
     paths = resolve_paths(str(workspace), context, file, "")
     layout = chroot_layout(paths)
     report = stage_context(str(root), paths, layout)

@@ -34,6 +34,7 @@ def _copy_regular(src: str, dst: str) -> str:
 def stage_whole(root: str, paths: BuildPaths, layout: ChrootLayout) -> None:
     """The whole context, ignored files included, links as links, special files left out;
     an outside Dockerfile beside it with its <Dockerfile>.dockerignore."""
+    Path(host_path(root, layout.kaniko_dir)).mkdir(parents=True, exist_ok=True)
     shutil.copytree(
         paths.context,
         host_path(root, layout.context_dir),
@@ -82,7 +83,7 @@ def build(
     invocation = executor_invocation(spec, layout)
     lines: list[str] = []
     with Sandbox(work_base) as sandbox:
+        staged = stage(str(sandbox.root), spec.paths, layout)  # first, as the action does
         sandbox.populate(layout, spec.executor_dir)
-        staged = stage(str(sandbox.root), spec.paths, layout)
         status = run_in_chroot(sandbox.root, invocation, lines.append, sandbox.drop_exe_link)
     return Built(status, "\n".join(lines), staged)
