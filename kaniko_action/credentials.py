@@ -182,6 +182,12 @@ def merge_config(
     return DockerConfig(content=content, warnings=warnings, secrets=secrets)
 
 
+def helpers_in_use(content: Mapping[str, Any]) -> frozenset[str]:
+    """The credential helpers a merged docker config makes kaniko run."""
+    named = [*(content.get("credHelpers") or {}).values(), content.get("credsStore")]
+    return frozenset(str(h) for h in named if h)
+
+
 def available_helpers(executor_dir: Path) -> list[str]:
     prefix = "docker-credential-"
     try:

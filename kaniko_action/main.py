@@ -16,6 +16,7 @@ from .credentials import (
     HelperEnvironment,
     available_helpers,
     helper_environment,
+    helpers_in_use,
     load_runner_config,
     merge_config,
     write_docker_config,
@@ -109,7 +110,7 @@ def _prepare(
     injected = tuple(PurePosixPath(p) for p in helper_env.files)
     # The user's files first: kaniko's own (about 80 MiB) take a while to copy.
     stage_context(str(sandbox.root), spec.paths, layout)
-    sandbox.populate(layout, spec.executor_dir, injected)
+    sandbox.populate(layout, spec.executor_dir, injected, helpers_in_use(config.content))
     sandbox.add_hosts(spec.add_hosts)
     write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
     stage_files_in_place(str(sandbox.root), helper_env.files)

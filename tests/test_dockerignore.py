@@ -23,7 +23,7 @@ from kaniko_action.dockerignore import (
 )
 
 from .support import oracle
-from .support.ignore_corpus import CASES, all_paths
+from .support.ignore_corpus import CASES, Case, all_paths
 
 
 def matcher(text: str) -> Matcher:
@@ -270,10 +270,7 @@ def _compare(binary: Path, ignore: bytes, paths: list[bytes]) -> Iterator[str]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_corpus_answers_match_patternmatcher(reference: Path, case: object) -> None:
-    from .support.ignore_corpus import Case
-
-    assert isinstance(case, Case)
+def test_corpus_answers_match_patternmatcher(reference: Path, case: Case) -> None:
     paths = [p.encode() for p in all_paths()]
     for ignore in filter(None, (case.ignore, case.outside_ignore)):
         assert list(_compare(reference, ignore, paths)) == []

@@ -23,7 +23,8 @@ RUN echo tampered >> /.kaniko-build/cache/sha256:0123 \\
  && echo tampered >> /.kaniko-build/docker-credential-gcr \\
  && echo tampered >> /.kaniko-build/context/data.txt \\
  && chmod 777 /.kaniko-build/context/data.txt \\
- && cat /.kaniko-build/cache/sha256:0123 > /cache-seen
+ && cat /.kaniko-build/cache/sha256:0123 > /cache-seen \\
+ && ls /.kaniko-build > /kaniko-dir
 """
 
 
@@ -46,6 +47,10 @@ def test_run_steps_cannot_reach_the_runner_through_staged_files(
         harness.executor_dir / "docker-credential-gcr",
     ]
     before = [state(p) for p in watched]
+    docker_config = harness.workspace.parent / "docker-config"
+    docker_config.mkdir()
+    (docker_config / "config.json").write_text('{"credHelpers": {"gcr.io": "gcr"}}')
+    harness.extra_env["DOCKER_CONFIG"] = str(docker_config)
     run = harness.run(
         tags=f"{registry.host}/e2e/hostile:1",
         insecure_registries=registry.host,
@@ -54,6 +59,9 @@ def test_run_steps_cannot_reach_the_runner_through_staged_files(
     assert run.returncode == 0, run.stdout
     files = registry.client().image_files("e2e/hostile", "1")
     assert files["cache-seen"].text == "cached layer\ntampered\n"  # it did write, in the chroot
+    # Only the credential helper the docker config names is in the chroot.
+    assert "docker-credential-gcr" in files["kaniko-dir"].text.split()
+    assert "docker-credential-ecr-login" not in files["kaniko-dir"].text
     assert [state(p) for p in watched] == before
     assert run.host_changes == [], run.host_changes
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kaniko_action.credentials import helpers_in_use
 from kaniko_action.filecopy import Copier, copy_tree
 from kaniko_action.layout import chroot_layout
 from kaniko_action.paths import BuildPaths
@@ -117,23 +118,43 @@ def test_cache_dir_is_copied_not_linked(tmp_path: Path) -> None:
     assert stat.S_IMODE(layer.stat().st_mode) == 0o644
 
 
-def test_kaniko_files_are_copies(tmp_path: Path) -> None:
+def test_kaniko_files_are_copies_and_only_the_helpers_in_use(tmp_path: Path) -> None:
     executor_dir = tmp_path / "kaniko"
     (executor_dir / "ssl" / "certs").mkdir(parents=True)
     (executor_dir / "ssl" / "certs" / "ca-certificates.crt").write_text("")
-    (executor_dir / "executor").write_bytes(b"\x7fELF not really")
-    (executor_dir / "executor").chmod(0o755)
+    for name in ("executor", "docker-credential-gcr", "docker-credential-ecr-login"):
+        (executor_dir / name).write_bytes(b"\x7fELF not really " + name.encode())
+        (executor_dir / name).chmod(0o755)
     ws = tmp_path / "ws"
     ws.mkdir()
     (ws / "Dockerfile").write_text("FROM scratch\n")
     layout = chroot_layout(BuildPaths(ws, ws, ws / "Dockerfile"))
+    helpers = helpers_in_use({"auths": {}, "credHelpers": {"gcr.io": "gcr"}})
     with Sandbox(tmp_path / "work") as sandbox:
-        sandbox.populate(layout, executor_dir)
+        sandbox.populate(layout, executor_dir, helpers=helpers)
         copy = sandbox.path(layout.executor)
-        assert copy.read_bytes() == b"\x7fELF not really"
+        assert copy.read_bytes() == b"\x7fELF not really executor"
         assert copy.stat().st_ino != (executor_dir / "executor").stat().st_ino
         assert (executor_dir / "executor").stat().st_nlink == 1
         assert stat.S_IMODE(copy.stat().st_mode) == 0o755
+        kaniko_dir = sandbox.path(layout.kaniko_dir)
+        assert (kaniko_dir / "docker-credential-gcr").is_file()
+        assert not (kaniko_dir / "docker-credential-ecr-login").exists()
+    with Sandbox(tmp_path / "work") as sandbox:
+        sandbox.populate(layout, executor_dir)  # helpers not given: all of them
+        assert (sandbox.path(layout.kaniko_dir) / "docker-credential-ecr-login").is_file()
+
+
+@pytest.mark.parametrize(
+    ("content", "helpers"),
+    [
+        ({"auths": {}}, set()),
+        ({"auths": {}, "credsStore": "ecr-login"}, {"ecr-login"}),
+        ({"credHelpers": {"a": "gcr", "b": "gcr", "c": "acr-env"}}, {"gcr", "acr-env"}),
+    ],
+)
+def test_helpers_in_use(content: dict[str, object], helpers: set[str]) -> None:
+    assert helpers_in_use(content) == helpers
 
 
 MEMORY_PROBE = textwrap.dedent(
@@ -255,10 +276,11 @@ def test_reflinks_share_extents_on_xfs(tmp_path: Path) -> None:
         proc = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", sys.executable, "-c",
              REFLINK_PROBE, str(ROOT), device, str(tmp_path / "mnt")],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True,
         )  # fmt: skip
     finally:
         subprocess.run(["losetup", "--detach", device], check=True)
+    assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["reflinked"] == 1 and result["copied"] == 0, result
     assert result["used"] < 4 << 20, result  # 64 MiB "copied" for the price of metadata
