@@ -230,16 +230,20 @@ def parse_list(value: str, *, commas: bool = True) -> list[str]:
 
 
 def parse_pairs(name: str, value: str) -> list[tuple[str, str]]:
-    """`KEY=VALUE` lines; the value keeps everything after the first `=`, spaces included."""
+    """`KEY=VALUE` lines; the value keeps everything after the first `=`, spaces included.
+
+    Errors give the line number, never the line: a malformed line may be a secret (a token
+    pasted without its `NAME=`), and nothing is masked yet when inputs are read.
+    """
     pairs: list[tuple[str, str]] = []
-    for line in value.splitlines():
+    for number, line in enumerate(value.splitlines(), start=1):
         if not line.strip():
             continue
         key, sep, val = line.strip().partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(name, f"'{line.strip()}' is not of the form NAME=VALUE")
+            raise InputError(name, f"line {number} is not of the form NAME=VALUE")
         if any(c.isspace() for c in key):
-            raise InputError(name, f"name '{key}' contains whitespace")
+            raise InputError(name, f"line {number}: the name before '=' contains whitespace")
         pairs.append((key, val))
     return pairs

@@ -9,7 +9,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from .argv import Invocation, base_env, executor_invocation
+from .argv import Invocation, base_env, executor_invocation, executor_passthrough
+from .cancellation import CancelState, cancellation, follow_parent
+from .collect import collect_file, collect_tree
 from .credentials import (
     SECRET_VARIABLES,
     DockerConfig,
@@ -24,9 +26,11 @@ from .dockerfile import locate, parse
 from .errors import ActionError, BuildFailed, Cancelled, InputError
 from .inputs import read_raw_inputs
 from .kaniko_log import LogWatcher
-from .layout import ChrootLayout, chroot_layout
-from .privileges import ensure_root
-from .process import cancellation, run_in_chroot
+from .layout import INJECTED, ChrootLayout, chroot_layout
+from .paths import output_base
+from .preflight import check_capabilities, check_free_space, check_work_base, tree_bytes
+from .privileges import ensure_root, sudo_parent
+from .process import run_in_chroot
 from .references import parse_reference
 from .registry_errors import explain
 from .report import BuildReport, summary_markdown
@@ -40,7 +44,6 @@ from .runner import Phases, Runner
 from .sandbox import Sandbox, check_executor_dir
 from .spec import BuildSpec, build_spec
 from .staging import (
-    collect_output,
     stage_cache_dir,
     stage_certificates,
     stage_context,
@@ -51,8 +54,12 @@ _SECRET_NAME = re.compile(r"(?i)(token|secret|passw|pwd|credential|auth|private|
 
 
 def work_base(env: Mapping[str, str]) -> Path:
-    """Where per-build work directories go: RUNNER_TEMP when set."""
-    return Path(env.get("RUNNER_TEMP") or tempfile.gettempdir())
+    """Where per-build work directories go: RUNNER_TEMP when set, as a real path.
+
+    Resolved once: the chroot's processes and mounts are recognised by the path the kernel
+    reports, which never goes through a symlink.
+    """
+    return Path(os.path.realpath(env.get("RUNNER_TEMP") or tempfile.gettempdir()))
 
 
 def workspace_of(env: Mapping[str, str]) -> str:
@@ -94,7 +101,7 @@ def mask_secrets(
 def _executor_version(sandbox: Sandbox, layout: ChrootLayout) -> str | None:
     lines: list[str] = []
     version = Invocation((str(layout.executor), "version"), base_env(layout))
-    if run_in_chroot(sandbox.root, version, lines.append) != 0:
+    if run_in_chroot(sandbox.root, version, lines.extend, sandbox.cancel) != 0:
         return None
     return kaniko_version("\n".join(lines))
 
@@ -118,15 +125,25 @@ def _prepare(
 
 
 def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: BuildReport) -> None:
-    owner = spec.paths.workspace
+    workspace = spec.paths.workspace
     if spec.tar_path is not None:
-        collect_output(sandbox.path(layout.tar_path), spec.tar_path, owner)
+        base = output_base(spec.tar_path, workspace, spec.runner_temp)
+        collect_file(sandbox.root, layout.tar_path, spec.tar_path, base)
         report.tar_path = str(spec.tar_path)
         report.image_id = image_id_from_tarball(spec.tar_path)
     if spec.oci_layout_path is not None:
-        collect_output(sandbox.path(layout.oci_layout), spec.oci_layout_path, owner)
+        base = output_base(spec.oci_layout_path, workspace, spec.runner_temp)
+        collect_tree(sandbox.root, layout.oci_layout, spec.oci_layout_path, base)
         report.oci_layout_path = str(spec.oci_layout_path)
         report.image_id = report.image_id or image_id_from_oci_layout(spec.oci_layout_path)
+
+
+def preflight(spec: BuildSpec, base: Path) -> None:
+    """Everything that can be known to fail before the work directory exists."""
+    check_capabilities()
+    base.mkdir(parents=True, exist_ok=True)
+    check_work_base(base)
+    check_free_space(base, tree_bytes([spec.paths.context, spec.executor_dir]))
 
 
 def build(
@@ -136,53 +153,58 @@ def build(
     phases: Phases,
     report: BuildReport,
     credentials: tuple[DockerConfig, HelperEnvironment],
+    cancel: CancelState,
 ) -> None:
     """Run one build in a fresh sandbox, filling `report`; raises on failure."""
     config, helper_env = credentials
     layout = chroot_layout(spec.paths)
-    invocation = executor_invocation(spec, layout)
-    invocation = Invocation(invocation.argv, {**helper_env.variables, **invocation.env})
+    invocation = executor_invocation(spec, layout, executor_passthrough(env, helper_env.variables))
     watcher = LogWatcher(
         on_push=lambda: phases.start("Push"), is_destination=destination_matcher(spec)
     )
 
-    def show(line: str) -> None:
-        watcher.feed(line)
-        runner.echo(line)
+    def show(lines: list[str]) -> None:
+        for line in lines:
+            watcher.feed(line)
+            runner.untrusted(line)
+        runner.flush_untrusted()
 
-    with cancellation():
-        sandbox = Sandbox(work_base(env))
-        try:
-            with sandbox:
-                phases.start("Stage")
-                _prepare(sandbox, spec, layout, config, helper_env)
-                report.kaniko_version = _executor_version(sandbox, layout)
-                phases.start("Build")
-                status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
-                report.base_images = list(watcher.base_images)
-                report.cache_hits = len(watcher.cache_hits)
-                report.cache_misses = len(watcher.cache_misses)
-                if status != 0:
-                    fallback = spec.references[0].registry if watcher.pushing else None
-                    watcher.explanation = explain("\n".join(watcher.errors), fallback)
-                    raise BuildFailed(
-                        watcher.summary(status),
-                        instruction=watcher.last_instruction,
-                        stage=watcher.stage,
-                        pushing=watcher.pushing,
-                    )
-                if spec.push:
-                    result = read_result(
-                        sandbox.path(layout.digest_file),
-                        sandbox.path(layout.image_name_with_digest_file),
-                    )
-                    report.pushed = True
-                    report.digest = result.digest
-                    report.image = result.image
-                _collect(sandbox, spec, layout, report)
-                phases.start("Clean up")
-        finally:
-            phases.end()
+    base = work_base(env)
+    preflight(spec, base)
+    try:
+        with Sandbox(base, cancel) as sandbox:
+            phases.start("Stage")
+            _prepare(sandbox, spec, layout, config, helper_env)
+            report.kaniko_version = _executor_version(sandbox, layout)
+            phases.start("Build")
+            status = run_in_chroot(sandbox.root, invocation, show, cancel, sandbox.drop_exe_link)
+            report.base_images = list(watcher.base_images)
+            report.cache_hits = len(watcher.cache_hits)
+            report.cache_misses = len(watcher.cache_misses)
+            if status != 0:
+                fallback = spec.references[0].registry if watcher.pushing else None
+                watcher.explanation = explain("\n".join(watcher.errors), fallback)
+                raise BuildFailed(
+                    watcher.summary(status),
+                    instruction=watcher.last_instruction,
+                    stage=watcher.stage,
+                    pushing=watcher.pushing,
+                )
+            if spec.push:
+                result = read_result(
+                    sandbox.root,
+                    layout.digest_file,
+                    layout.image_name_with_digest_file,
+                    spec.references,
+                )
+                report.pushed = True
+                report.digest = result.digest
+                report.image = result.image
+            _collect(sandbox, spec, layout, report)
+            phases.start("Clean up")
+    finally:
+        runner.flush_untrusted()
+        phases.end()
 
 
 def _annotate_failure(
@@ -214,6 +236,9 @@ def main(script: str, argv: Sequence[str]) -> int:
     except ActionError as e:
         Runner(os.environ).error(str(e), title=e.title)
         return 1
+    parent = sudo_parent()
+    if parent is not None:
+        follow_parent(parent)
     return run(os.environ)
 
 
@@ -232,8 +257,16 @@ def _publish(spec: BuildSpec, runner: Runner, report: BuildReport) -> None:
 
 
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
-    """Entry point shared by the action and the command line; returns the exit status."""
-    runner = runner or Runner(env)
+    """Entry point shared by the action and the command line; returns the exit status.
+
+    SIGINT, SIGTERM and SIGHUP (a cancelled workflow run) end it as Cancelled from the first
+    moment; see cancellation.
+    """
+    with cancellation() as cancel:
+        return _run(env, runner or Runner(env), cancel)
+
+
+def _run(env: Mapping[str, str], runner: Runner, cancel: CancelState) -> int:
     started = time.monotonic()
     phases = runner.phases()
     report = BuildReport()
@@ -244,18 +277,18 @@ def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
         raw = read_raw_inputs(env)
         if raw["password"]:
             runner.mask(raw["password"])
-        spec = build_spec(raw, workspace_of(env))
+        spec = build_spec(raw, workspace_of(env), env.get("RUNNER_TEMP") or None)
         check_executor_dir(spec.executor_dir)
         config = merge_config(
             load_runner_config(env), spec.login, available_helpers(spec.executor_dir)
         )
-        helper_env = helper_environment(env)
+        helper_env = helper_environment(env, (*INJECTED, PurePosixPath("/kaniko")))
         mask_secrets(spec, runner, config, helper_env)
         for warning in [*spec.warnings, *config.warnings]:
             runner.warning(warning)
         report.destinations = list(spec.destinations)
         report.cache_enabled = spec.cache
-        build(spec, env, runner, phases, report, (config, helper_env))
+        build(spec, env, runner, phases, report, (config, helper_env), cancel)
     except Cancelled as e:
         phases.end()
         runner.error(str(e), title=e.title)

@@ -28,5 +28,12 @@ def ensure_root(script: str, argv: Sequence[str]) -> None:
             "kaniko-build needs root (for chroot and device nodes): run the runner as root, "
             "or give its user passwordless sudo"
         )
-    os.environ[REEXEC_MARK] = "1"
+    # sudo keeps this process's pid: the re-run knows its parent by it.
+    os.environ[REEXEC_MARK] = str(os.getpid())
     os.execv(sudo, elevation_argv(script, argv, sudo))
+
+
+def sudo_parent() -> int | None:
+    """The pid of the sudo this process was re-run through, if it was."""
+    mark = os.environ.get(REEXEC_MARK, "")
+    return int(mark) if mark.isdigit() else None

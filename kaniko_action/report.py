@@ -52,7 +52,10 @@ class BuildReport:
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+    """A Markdown code span on one table row: CR and LF (a line from a RUN step may hold
+    them) would end the row and let the rest be read as Markdown."""
+    flat = " ".join(text.replace("\r", "\n").split("\n"))
+    return "`" + flat.replace("`", "'").replace("|", "\\|") + "`"
 
 
 def summary_markdown(report: BuildReport) -> str:

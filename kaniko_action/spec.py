@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -12,7 +13,14 @@ from .compat import translate
 from .credentials import Login
 from .errors import InputError
 from .inputs import parse_bool, parse_list, parse_pairs
-from .paths import BuildPaths, output_path, resolve_paths, runner_dir, runner_file
+from .paths import (
+    BuildPaths,
+    is_within,
+    output_path,
+    resolve_paths,
+    runner_dir,
+    runner_file,
+)
 from .references import Reference, check_registry_host, parse_reference
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
@@ -84,6 +92,7 @@ class BuildSpec:
     verbosity: str = "info"
     tar_path: Path | None = None
     oci_layout_path: Path | None = None
+    runner_temp: Path | None = None
     extra_args: tuple[str, ...] = ()
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
@@ -122,22 +131,53 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _check_owned(number: int, flag: str) -> None:
+    if flag in OWNED_FLAGS:
+        shown = ("-" if len(flag) == 1 else "--") + flag
+        raise InputError(
+            "kaniko-args",
+            f"line {number}: '{shown}' is set by the action: use {_input_of(flag)} instead",
+        )
+
+
 def _extra_args(value: str) -> tuple[str, ...]:
+    """One flag per line: `--flag`, `--flag=value`, `--flag value`, `-x value`, `-xvalue`.
+
+    Every form is checked against the flags the action owns, single-dash ones included
+    (`-dVALUE` is `--destination=VALUE` to the executor). A line never yields a second flag:
+    a value after a space that starts with `-` is refused. Errors name the line number and
+    the flag, never the value.
+    """
     args: list[str] = []
-    for line in parse_list(value, commas=False):
-        if not line.startswith("-"):
-            raise InputError("kaniko-args", f"'{line}' is not a flag (one --flag[=value] per line)")
-        flag = line.lstrip("-").split("=", 1)[0].split(" ", 1)[0]
-        if flag in OWNED_FLAGS:
-            shown = ("-" if len(flag) == 1 else "--") + flag
+    for number, raw in enumerate(value.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("-") or line.strip("-") == "":
             raise InputError(
-                "kaniko-args", f"'{shown}' is set by the action: use {_input_of(flag)} instead"
+                "kaniko-args", f"line {number} is not a flag (one --flag[=value] per line)"
             )
-        if "=" not in line and " " in line:
-            # `--flag value` on one line: keep flag and value as separate arguments.
-            args.extend(shlex.split(line))
-        else:
+        head = line.split(None, 1)[0]
+        # pflag reads `-dVALUE`, `-d=VALUE` and `-d VALUE` alike: after a single dash the
+        # first letter is the flag (every shorthand of the executor takes a value).
+        flag = head[2:].split("=", 1)[0] if line.startswith("--") else head[1]
+        _check_owned(number, flag)
+        if "=" in head or (" " not in line and "\t" not in line):
+            # `--flag=value` (the value may hold spaces) or a lone flag: one argument.
             args.append(line)
+            continue
+        rest = line.split(None, 1)[1].strip()
+        try:
+            values = shlex.split(rest)
+        except ValueError as e:
+            raise InputError("kaniko-args", f"line {number}: {e}") from e
+        if len(values) != 1 or values[0].startswith("-"):
+            raise InputError(
+                "kaniko-args",
+                f"line {number}: one flag and at most one value per line (quote a value "
+                "that holds spaces)",
+            )
+        args.extend([head, values[0]])
     return tuple(args)
 
 
@@ -211,7 +251,7 @@ def _certificates(
     return tuple(cas), tuple(clients)
 
 
-def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
+def build_spec(raw: Mapping[str, str], workspace: str, runner_temp: str | None = None) -> BuildSpec:
     """Validate every input and resolve paths; raises InputError naming the first bad input."""
     compat = translate(raw)
     push = parse_bool("push", raw["push"])
@@ -268,8 +308,15 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         add_hosts.append((match.group(1), match.group(2)))
 
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
-    tar_path = output_path("tar-path", paths.workspace, raw["tar-path"])
-    oci_path = output_path("oci-layout-path", paths.workspace, raw["oci-layout-path"])
+    temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
+    tar_path = output_path("tar-path", paths.workspace, raw["tar-path"], temp)
+    oci_path = output_path("oci-layout-path", paths.workspace, raw["oci-layout-path"], temp)
+    if (
+        tar_path is not None
+        and oci_path is not None
+        and (is_within(tar_path, oci_path) or is_within(oci_path, tar_path))
+    ):
+        raise InputError("oci-layout-path", "overlaps 'tar-path'; give them separate paths")
     if tar_path is not None and not destinations:
         raise InputError("tar-path", "needs a destination name in 'tags' or 'image'")
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
@@ -301,6 +348,7 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
         tar_path=tar_path,
         oci_layout_path=oci_path,
+        runner_temp=temp,
         extra_args=_extra_args(raw["kaniko-args"]),
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
