@@ -195,7 +195,15 @@ def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
     relative = str(inside).lstrip("/")
     parts = tuple(relative.split("/"))
     # Opening the path one component at a time refuses a link anywhere on the way.
-    os.close(walk_beneath(root, parts))
+    try:
+        os.close(walk_beneath(root, parts))
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise SandboxError(
+                f"refusing to collect {inside}: the build replaced it, or a directory on the "
+                "way, with a link"
+            ) from e
+        raise
     source = root / relative
     _check_tree(source)
     dst_dir = _open_parent(dest, base)

@@ -206,7 +206,8 @@ def _chroot_file_path(name: str, value: str, reserved: Iterable[PurePosixPath]) 
         raise ActionError(
             f"{name}={value}: the path contains '..'; give the file's plain absolute path"
         )
-    path = PurePosixPath(os.path.normpath(value))
+    # normpath keeps a leading "//" (POSIX leaves its meaning open): one slash is meant.
+    path = PurePosixPath("/" + os.path.normpath(value).lstrip("/"))
     for taken in reserved:
         if path == taken or taken in path.parents or path in taken.parents:
             raise ActionError(

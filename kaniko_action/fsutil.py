@@ -133,9 +133,15 @@ class NotRegular(OSError):
 def open_regular_beneath(root: Path, relative: str) -> int:
     """Open `root/relative` for reading without following any symlink on the way, and only
     if it is a regular file. The chroot's contents are controlled by RUN steps: a file there
-    may have been replaced by a link to a runner file."""
+    may have been replaced by a link to a runner file, or a directory on the way by a link
+    to a runner directory."""
     parts = tuple(p for p in relative.strip("/").split("/"))
-    dir_fd = walk_beneath(root, parts[:-1])
+    try:
+        dir_fd = walk_beneath(root, parts[:-1])
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotRegular(f"a directory on the way to {root}/{relative} is a link") from e
+        raise
     try:
         try:
             fd = os.open(

@@ -122,6 +122,15 @@ def _candidates(base: Path, now: float) -> list[tuple[Path, int | None]]:
     return found
 
 
+def stale_candidates(base: Path, now: float | None = None) -> list[Path]:
+    """The work directories under `base` that a reap would clean now."""
+    found = _candidates(base, time.time() if now is None else now)
+    for _path, fd in found:
+        if fd is not None:
+            os.close(fd)
+    return [path for path, _fd in found]
+
+
 def reap(base: Path, clean: Callable[[Path], None], now: float | None = None) -> list[Path]:
     """Clean up every stale work directory under `base` with `clean`; returns those removed.
 

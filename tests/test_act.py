@@ -212,3 +212,26 @@ def test_build_push_action_workflow_with_only_uses_changed(
     assert "::warning" not in run.log
     assert_runner_dirs_clean(project, run)
     assert_host_clean(run)
+
+
+def test_workflow_commands_printed_by_a_run_step_are_not_obeyed(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    """Through act's own command processing: a Dockerfile that prints `::set-output`,
+    `::add-mask::` and `::stop-commands::` changes neither the outputs nor the log."""
+    fake = "sha256:" + "e" * 64
+    project.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\n"
+        f"RUN echo '::set-output name=digest::{fake}'; echo '::add-mask::visibleword'; "
+        "echo '::stop-commands::attacker'\n"
+        "RUN echo 'the visibleword stays visible'\n",
+    )
+    project.workflow(tags=f"{registry.host}/act/commands:1", **common_inputs(registry))
+    run = project.run()
+    assert run.returncode == 0, run.log
+    manifest = registry.client().get_manifest("act/commands", "1")
+    assert run.result("digest") == manifest.digest != fake
+    assert "the visibleword stays visible" in run.log
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
