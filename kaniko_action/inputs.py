@@ -113,17 +113,20 @@ INPUTS: tuple[InputDef, ...] = (
     ),
     InputDef(
         "tar-path",
-        "Write the image as a tarball to this path (relative to the workspace). Works with "
-        "`push: false`; needs a destination name in `tags` or `image`.",
+        "Write the image as a tarball to this path (relative to the workspace; it must stay "
+        "inside the workspace or RUNNER_TEMP). Works with `push: false`; needs a destination "
+        "name in `tags` or `image`.",
     ),
     InputDef(
         "oci-layout-path",
         "Write the image as an OCI image layout directory to this path (relative to the "
-        "workspace).",
+        "workspace; inside the workspace or RUNNER_TEMP; an existing directory is only "
+        "replaced if it is empty or an earlier layout).",
     ),
     InputDef(
         "kaniko-args",
-        "Extra executor arguments, one per line, for anything without an input of its own.",
+        "Extra executor arguments for anything without an input of its own: one flag per "
+        "line, `--flag`, `--flag=value` or `--flag value`.",
     ),
     InputDef(
         "add-hosts",
