@@ -32,8 +32,13 @@ def effective_capabilities(status_text: str) -> int | None:
     return None
 
 
-def check_capabilities(status_text: str | None = None) -> None:
-    """Refuse to start without CAP_SYS_CHROOT or CAP_MKNOD."""
+def check_capabilities(status_text: str | None = None, euid: int | None = None) -> None:
+    """Refuse to start without root, CAP_SYS_CHROOT or CAP_MKNOD."""
+    if (os.geteuid() if euid is None else euid) != 0:
+        raise SandboxError(
+            "kaniko-build needs root for chroot and device nodes: run it as root, or through "
+            "passwordless sudo (the action re-runs itself with `sudo -n` when it can)"
+        )
     if status_text is None:
         try:
             status_text = Path("/proc/self/status").read_text(encoding="utf-8")

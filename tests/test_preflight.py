@@ -40,9 +40,14 @@ def test_capabilities_are_read_from_proc_status() -> None:
 def test_a_missing_capability_names_it_and_the_fix(drop: int, message: str) -> None:
     caps = int(ALL, 16) & ~drop
     with pytest.raises(SandboxError, match=message) as caught:
-        check_capabilities(status(f"{caps:016x}"))
+        check_capabilities(status(f"{caps:016x}"), euid=0)
     assert "securityContext.capabilities.add: [SYS_CHROOT, MKNOD]" in str(caught.value)
-    check_capabilities(status(ALL))
+    check_capabilities(status(ALL), euid=0)
+
+
+def test_not_root_is_named_before_capabilities() -> None:
+    with pytest.raises(SandboxError, match="needs root .* passwordless sudo"):
+        check_capabilities(status(ALL), euid=1001)
 
 
 @pytest.mark.parametrize(
