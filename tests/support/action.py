@@ -97,7 +97,7 @@ class ActionHarness:
             bufsize=1,
         )
 
-    def run(self, **inputs: str) -> ActionRun:
+    def run(self, timeout: float = RUN_TIMEOUT, **inputs: str) -> ActionRun:
         """Run entrypoint.py with `inputs` (underscores stand for hyphens in input names)."""
         named = {k.replace("_", "-"): v for k, v in inputs.items()}
         files = self.runner_temp.parent / "files"
@@ -112,7 +112,7 @@ class ActionHarness:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=RUN_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
         print(proc.stdout)
