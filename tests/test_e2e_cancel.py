@@ -187,7 +187,8 @@ def test_a_detached_process_holding_the_output_does_not_hold_the_action(
         f"FROM {busybox_image}\nRUN setsid sh -c 'sleep 600; echo late' &\nRUN echo built\n",
     )
     started = time.monotonic()
-    run = harness.run(timeout=60, **inputs(harness, registry, "e2e/detached"))
+    harness.timeout = 60
+    run = harness.run(**inputs(harness, registry, "e2e/detached"))
     took = time.monotonic() - started
     assert run.returncode == 0, run.stdout
     assert took < 30, f"{took:.1f}s"

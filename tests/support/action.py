@@ -59,6 +59,7 @@ class ActionHarness:
     extra_env: dict[str, str] = field(default_factory=dict)
     # A command the action runs under (capsh dropping a capability, a mount namespace).
     wrapper: list[str] = field(default_factory=list)
+    timeout: float = RUN_TIMEOUT
 
     def write(self, relative: str, text: str) -> Path:
         path = self.workspace / relative
@@ -97,7 +98,7 @@ class ActionHarness:
             bufsize=1,
         )
 
-    def run(self, timeout: float = RUN_TIMEOUT, **inputs: str) -> ActionRun:
+    def run(self, **inputs: str) -> ActionRun:
         """Run entrypoint.py with `inputs` (underscores stand for hyphens in input names)."""
         named = {k.replace("_", "-"): v for k, v in inputs.items()}
         files = self.runner_temp.parent / "files"
@@ -112,7 +113,7 @@ class ActionHarness:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=timeout,
+            timeout=self.timeout,
             check=False,
         )
         print(proc.stdout)
