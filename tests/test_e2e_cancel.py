@@ -74,6 +74,7 @@ def test_runner_cancel_sequence_stops_the_build(
     time.sleep(0.5)
     assert executor_processes(), "the build should be running"
     result = step.cancel_like_the_runner()
+    print(f"cancel: step exited {result.exited_after:.2f}s after SIGINT")
     assert result.signals_sent == ["SIGINT"], step.text
     assert result.exited_after < 5, f"took {result.exited_after:.1f}s:\n{step.text}"
     assert result.returncode == 128 + signal.SIGINT, step.text
@@ -96,10 +97,12 @@ def test_sigkill_of_the_step_is_cleaned_up_by_the_guardian(
     step.start(**inputs(harness, registry, "e2e/killed"))
     step.wait_for(RUN_STARTED)
     os.kill(step.pid, signal.SIGKILL)
+    killed = time.monotonic()
     step.proc.wait(timeout=10)  # type: ignore[union-attr]
     assert wait_until(lambda: not list(harness.runner_temp.iterdir()), timeout=15), list(
         harness.runner_temp.iterdir()
     )
+    print(f"guardian: work directory gone {time.monotonic() - killed:.2f}s after SIGKILL")
     assert wait_until(build_processes_gone, timeout=5), executor_processes()
     # Long enough for the RUN step's sleeps to have ended and a push to have happened.
     time.sleep(5)
@@ -152,6 +155,8 @@ def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
         step = step_for(harness)
         step.start(**inputs(harness, registry, "e2e/stale"))
         step.wait_for(RUN_STARTED)
+        # kaniko logs the command just before it starts it.
+        assert wait_until(lambda: len(executor_processes()) >= 2, timeout=5)
         os.kill(_guardian_of(step.pid), signal.SIGKILL)
         os.kill(step.pid, signal.SIGKILL)
         step.proc.wait(timeout=10)  # type: ignore[union-attr]
@@ -190,6 +195,7 @@ def test_a_detached_process_holding_the_output_does_not_hold_the_action(
     harness.timeout = 60
     run = harness.run(**inputs(harness, registry, "e2e/detached"))
     took = time.monotonic() - started
+    print(f"detached process: action took {took:.2f}s")
     assert run.returncode == 0, run.stdout
     assert took < 30, f"{took:.1f}s"
     assert registry.client().tags("e2e/detached") == ["1"]
@@ -240,6 +246,7 @@ def test_a_run_step_forking_in_a_loop_and_ignoring_sigterm_is_stopped(
     time.sleep(1.5)
     assert len(executor_processes()) > 20
     result = step.cancel_like_the_runner()
+    print(f"fork loop: {len(executor_processes())} left, exited {result.exited_after:.2f}s")
     assert result.signals_sent == ["SIGINT"], step.text
     assert result.exited_after < 7, f"{result.exited_after:.1f}s"
     assert_nothing_left(harness, before, registry, "e2e/forks")
