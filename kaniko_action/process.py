@@ -244,41 +244,50 @@ def run_in_chroot(
     A cancellation raises out of the wait; the executor and everything it started are
     stopped before that exception leaves this function.
     """
-    with cancel.shielded():
-        proc = _spawn(root, invocation)
-        # Everything below, up to the finally, may be interrupted by Cancelled.
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
     lines = _Lines(on_lines)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        # A signal during the start is raised when the shield ends: inside this try, with
+        # the process already registered for the clean-up below.
+        with cancel.shielded():
+            proc = _spawn(root, invocation)
+        assert proc.stdout is not None
+        status = _watch(proc, proc.stdout.fileno(), lines, on_started)
+    finally:
+        if proc is not None:
+            with cancel.shielded():
+                _stop_and_drain(proc, root, lines)
+    return status
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], fd: int, lines: _Lines, on_started: Callable[[], None]
+) -> int:
+    """Show the output until the executor exits; returns its status."""
     started_at = time.monotonic()
     started = False
-
-    def start_once() -> None:
-        nonlocal started
-        if not started:
+    open_pipe = True
+    while proc.poll() is None:
+        if open_pipe:
+            open_pipe = _read_available(fd, lines, POLL_SECONDS)
+        else:
+            time.sleep(POLL_SECONDS)
+        if not started and (lines.seen or time.monotonic() - started_at >= STARTUP_SECONDS):
             started = True
             on_started()
+    return proc.returncode
 
-    try:
-        open_pipe = True
-        while proc.poll() is None:
-            if open_pipe:
-                open_pipe = _read_available(fd, lines, POLL_SECONDS)
-            else:
-                time.sleep(POLL_SECONDS)
-            if lines.seen or time.monotonic() - started_at >= STARTUP_SECONDS:
-                start_once()
-        status = proc.returncode
-    finally:
-        with cancel.shielded():
-            # RUN steps run in process groups and sessions of their own; anything left in
-            # the session or the chroot goes now, before the output is drained.
-            terminate(proc.pid, root)
-            proc.wait()
-            deadline = time.monotonic() + DRAIN_SECONDS
-            with suppress(OSError):
-                while time.monotonic() < deadline and _read_available(fd, lines, 0.1):
-                    pass
-            lines.close()
-            proc.stdout.close()
-    return status
+
+def _stop_and_drain(proc: subprocess.Popen[bytes], root: Path, lines: _Lines) -> None:
+    """Stop what is left in the session or chroot, reap the executor, show the rest."""
+    # RUN steps run in process groups and sessions of their own; anything left in the
+    # session or the chroot goes now, before the output is drained.
+    terminate(proc.pid, root)
+    proc.wait()
+    assert proc.stdout is not None
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with suppress(OSError):
+        while time.monotonic() < deadline and _read_available(proc.stdout.fileno(), lines, 0.1):
+            pass
+    lines.close()
+    proc.stdout.close()

@@ -110,18 +110,21 @@ class Sandbox:
         return self.workdir / CHROOT_NAME
 
     def __enter__(self) -> Sandbox:
-        with self.cancel.shielded():
-            self.base_dir.mkdir(parents=True, exist_ok=True)
-            # Work directories of builds that were killed (their lock is free) go first.
-            self.reaped = workdirs.reap(self.base_dir, teardown)
-            self._lock = workdirs.create(self.base_dir)
-            self.workdir = self._lock.path
-            try:
+        try:
+            # A signal during creation is raised as the shield ends, still inside this try:
+            # what was created is removed before the exception leaves (no __exit__ follows
+            # a failed __enter__).
+            with self.cancel.shielded():
+                self.base_dir.mkdir(parents=True, exist_ok=True)
+                # Work directories of builds that were killed (their lock is free) go first.
+                self.reaped = workdirs.reap(self.base_dir, teardown)
+                self._lock = workdirs.create(self.base_dir)
+                self.workdir = self._lock.path
                 self._guardian = guardian.start(self.workdir, keep_fds=(self._lock.lock_fd,))
                 os.mkdir(self.root, 0o755)
-            except BaseException:
-                self.remove()
-                raise
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def __exit__(

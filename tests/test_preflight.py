@@ -46,7 +46,7 @@ def test_a_missing_capability_names_it_and_the_fix(drop: int, message: str) -> N
 
 
 def test_not_root_is_named_before_capabilities() -> None:
-    with pytest.raises(SandboxError, match="needs root .* passwordless sudo"):
+    with pytest.raises(SandboxError, match=r"needs root .* passwordless sudo"):
         check_capabilities(status(ALL), euid=1001)
 
 

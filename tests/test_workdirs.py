@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from kaniko_action import guardian, workdirs
+from kaniko_action.cancellation import CancelState, cancellation
+from kaniko_action.errors import Cancelled
+from kaniko_action.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -99,3 +105,33 @@ def test_a_dismissed_guardian_leaves_the_directory_to_its_owner(tmp_path: Path) 
     assert not Path(f"/proc/{keeper.pid}").exists()
     work.release()
     assert workdirs.reap(tmp_path, lambda p: None) == [work.path]
+
+
+def test_a_signal_while_the_sandbox_is_created_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = guardian.start
+
+    def start_then_signal(workdir: Path, keep_fds: tuple[int, ...] = ()) -> guardian.Guardian:
+        started = original(workdir, keep_fds)
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(10000):
+            pass
+        return started
+
+    monkeypatch.setattr(guardian, "start", start_then_signal)
+    entered: list[Path] = []
+
+    def build(cancel: CancelState) -> None:
+        with Sandbox(tmp_path, cancel) as sandbox:
+            entered.append(sandbox.root)
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        with cancellation() as cancel, pytest.raises(Cancelled):
+            build(cancel)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+    assert entered == []
+    assert list(tmp_path.iterdir()) == []
