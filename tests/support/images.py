@@ -260,6 +260,31 @@ def push_busybox(
     return _client(registry).push_image(repo, tag, [busybox_layer()], {"Cmd": ["sh"]})
 
 
+def push_busybox_index(
+    registry: Registry | RegistryClient,
+    repo: str = "base/multi",
+    tag: str = "latest",
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64"),
+) -> dict[str, str]:
+    """Push the busybox image once per platform (the same static busybox bytes: nothing of
+    it is run for a foreign platform) and an index over them under ``tag``; returns
+    ``{platform: manifest digest, "index": index digest}``."""
+    client = _client(registry)
+    layer = busybox_layer()
+    digests = {
+        platform: client.push_image(
+            repo,
+            f"{tag}-{platform.replace('/', '-')}",
+            [layer],
+            {"Cmd": ["sh"]},
+            platform=platform,
+        )
+        for platform in platforms
+    }
+    digests["index"] = client.push_index(repo, tag, [(p, digests[p]) for p in platforms])
+    return digests
+
+
 def push_debian(
     registry: Registry | RegistryClient,
     cache_dir: Path | None = None,
