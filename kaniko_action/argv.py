@@ -151,7 +151,7 @@ def executor_invocation(
         argv.append(f"--verbosity={spec.verbosity}")
     if spec.tar_path is not None:
         argv.append(f"--tar-path={layout.tar_path}")
-    if spec.oci_layout_path is not None:
+    if spec.oci_layout_path is not None or spec.oci_tar_path is not None:
         argv.append(f"--oci-layout-path={layout.oci_layout}")
     for index, (registry, _ca) in enumerate(spec.registry_certificates):
         argv.append(f"--registry-certificate={registry}={layout.registry_ca(index)}")

@@ -10,12 +10,12 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-import tempfile
 from pathlib import Path
 
 from .binfmt import elf_header, handlers_for, parse_handler
-from .fsutil import remove_tree
+from .cancellation import CancelState
 from .platforms import Platform
+from .scratch import scratch_dir
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 PROBE_TIMEOUT_SECONDS = 10.0
@@ -51,15 +51,13 @@ def _from_handlers(platform: Platform, directory: Path) -> str | None:
     return None
 
 
-def _probe(platform: Platform, work_base: Path) -> str | None:
+def _probe(platform: Platform, work_base: Path, cancel: CancelState | None) -> str | None:
     header = elf_header(platform)
     if header is None:
         return None
-    work_base.mkdir(parents=True, exist_ok=True)
-    directory = Path(tempfile.mkdtemp(prefix="kaniko-build-probe-", dir=work_base))
-    try:
+    with scratch_dir(work_base, cancel) as directory:
         probe = directory / "probe"
-        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o700)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o700)
         with os.fdopen(fd, "wb") as f:
             f.write(header)
         try:
@@ -77,19 +75,19 @@ def _probe(platform: Platform, work_base: Path) -> str | None:
                     f"the runner cannot start {platform.arch} binaries (exec format error: no "
                     "binfmt_misc handler)"
                 )
-            return None
         except subprocess.TimeoutExpired:
-            return None
-        return None
-    finally:
-        remove_tree(directory)
+            pass
+    return None
 
 
 def emulation_problem(
-    platform: Platform, work_base: Path, binfmt_dir: Path = BINFMT_DIR
+    platform: Platform,
+    work_base: Path,
+    binfmt_dir: Path = BINFMT_DIR,
+    cancel: CancelState | None = None,
 ) -> str | None:
     """Why RUN steps for `platform` cannot run in the chroot, or None when they can (or when
     it cannot be told)."""
     if (binfmt_dir / "status").exists():
         return _from_handlers(platform, binfmt_dir)
-    return _probe(platform, work_base)
+    return _probe(platform, work_base, cancel)

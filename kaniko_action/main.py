@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from .argv import Invocation, base_env, executor_invocation, executor_passthrough
+from .build_hooks import BuildHooks, OnImage, RegistryAccess, registry_access
 from .cancellation import CancelState, cancellation, follow_parent
 from .collect import collect_file, collect_tree
 from .credentials import (
@@ -27,7 +28,11 @@ from .errors import ActionError, BuildFailed, Cancelled, InputError
 from .inputs import read_raw_inputs
 from .kaniko_log import LogWatcher
 from .layout import INJECTED, ChrootLayout, chroot_layout
+from .multiplatform import build_platforms, with_platform
+from .oci_layout import export_tarball
 from .paths import output_base
+from .platform_plan import check_emulation, runner_platform
+from .platforms import parse_platform
 from .preflight import check_capabilities, check_free_space, check_work_base, tree_bytes
 from .privileges import ensure_root, sudo_parent
 from .process import run_in_chroot
@@ -42,6 +47,7 @@ from .results import (
 )
 from .runner import Phases, Runner
 from .sandbox import Sandbox, check_executor_dir
+from .secret_staging import texts_to_mask
 from .spec import BuildSpec, build_spec
 from .staging import (
     stage_cache_dir,
@@ -136,6 +142,19 @@ def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: Bu
         collect_tree(sandbox.root, layout.oci_layout, spec.oci_layout_path, base)
         report.oci_layout_path = str(spec.oci_layout_path)
         report.image_id = report.image_id or image_id_from_oci_layout(spec.oci_layout_path)
+    if spec.oci_tar_path is not None:
+        base = output_base(spec.oci_tar_path, workspace, spec.runner_temp)
+        assert sandbox.workdir is not None
+        image_id = export_tarball(
+            sandbox.root,
+            sandbox.workdir,
+            layout.oci_layout,
+            spec.oci_layout_path,
+            spec.oci_tar_path,
+            base,
+        )
+        report.oci_tar_path = str(spec.oci_tar_path)
+        report.image_id = report.image_id or image_id
 
 
 def preflight(spec: BuildSpec, base: Path) -> None:
@@ -154,6 +173,7 @@ def build(
     report: BuildReport,
     credentials: tuple[DockerConfig, HelperEnvironment],
     cancel: CancelState,
+    hooks: BuildHooks,
 ) -> None:
     """Run one build in a fresh sandbox, filling `report`; raises on failure."""
     config, helper_env = credentials
@@ -176,6 +196,7 @@ def build(
             phases.start("Stage")
             _prepare(sandbox, spec, layout, config, helper_env)
             report.kaniko_version = _executor_version(sandbox, layout)
+            invocation = hooks.before_build(sandbox, layout, invocation, report.kaniko_version)
             phases.start("Build")
             status = run_in_chroot(sandbox.root, invocation, show, cancel, sandbox.drop_exe_link)
             report.base_images = list(watcher.base_images)
@@ -200,6 +221,7 @@ def build(
                 report.pushed = True
                 report.digest = result.digest
                 report.image = result.image
+            hooks.after_build(sandbox, layout, report)
             _collect(sandbox, spec, layout, report)
             phases.start("Clean up")
     finally:
@@ -256,6 +278,40 @@ def _publish(spec: BuildSpec, runner: Runner, report: BuildReport) -> None:
     runner.set_output("metadata", report.metadata())
 
 
+def _build_all(
+    spec: BuildSpec,
+    env: Mapping[str, str],
+    runner: Runner,
+    phases: Phases,
+    report: BuildReport,
+    credentials: tuple[DockerConfig, HelperEnvironment],
+    cancel: CancelState,
+) -> None:
+    """One build, or one per platform (multiplatform.py), after checking that the runner can
+    run each platform's RUN steps."""
+    host = runner_platform()
+    named = spec.platforms or ((spec.platform,) if spec.platform else ())
+    targets = [parse_platform("platforms", p) for p in named]
+    check_emulation(spec, targets or [host], host, work_base(env), cancel)
+    access: RegistryAccess = registry_access(spec, *credentials, runner)
+
+    def announce(text: str) -> None:
+        phases.end()
+        runner.echo(text)
+
+    def build_one(one: BuildSpec, part: BuildReport, on_image: OnImage | None) -> None:
+        hooks = BuildHooks(one, env, runner, access, credentials[1], cancel, on_image)
+        build(one, env, runner, phases, part, credentials, cancel, hooks)
+
+    if spec.platforms:
+        build_platforms(
+            spec, host, build_one, access, runner, report, work_base(env), cancel,
+            on_push=lambda: phases.start("Push"), announce=announce,
+        )  # fmt: skip
+    else:
+        build_one(with_platform(spec, targets[0], host) if targets else spec, report, None)
+
+
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
     """Entry point shared by the action and the command line; returns the exit status.
 
@@ -277,7 +333,9 @@ def _run(env: Mapping[str, str], runner: Runner, cancel: CancelState) -> int:
         raw = read_raw_inputs(env)
         if raw["password"]:
             runner.mask(raw["password"])
-        spec = build_spec(raw, workspace_of(env), env.get("RUNNER_TEMP") or None)
+        spec = build_spec(raw, workspace_of(env), env.get("RUNNER_TEMP") or None, env)
+        for text in texts_to_mask(spec.secrets, env):
+            runner.mask(text)
         check_executor_dir(spec.executor_dir)
         config = merge_config(
             load_runner_config(env), spec.login, available_helpers(spec.executor_dir)
@@ -288,7 +346,7 @@ def _run(env: Mapping[str, str], runner: Runner, cancel: CancelState) -> int:
             runner.warning(warning)
         report.destinations = list(spec.destinations)
         report.cache_enabled = spec.cache
-        build(spec, env, runner, phases, report, (config, helper_env), cancel)
+        _build_all(spec, env, runner, phases, report, (config, helper_env), cancel)
     except Cancelled as e:
         phases.end()
         runner.error(str(e), title=e.title)

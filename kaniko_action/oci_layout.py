@@ -9,10 +9,13 @@ import shutil
 import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .collect import collect_file, collect_tree
+from .fsutil import remove_tree
 from .image_index import PlatformImage, assemble_index
+from .results import image_id_from_oci_layout
 
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 
@@ -117,14 +120,12 @@ def merge_layouts(
     return digest
 
 
-def write_tarball(directory: Path, dest: Path, owner: Path | None = None) -> None:
-    """Pack a layout directory into a tar file (layout files at the top level), owned like
-    the `owner` directory."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
-    with tarfile.open(partial, "w", format=tarfile.PAX_FORMAT) as tar:
+def write_tarball(directory: Path, dest: Path) -> None:
+    """Pack a layout directory (dirs and regular files only, as collected) into a tar file
+    with the layout's files at the top level; `dest` is in a directory of the action's."""
+    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
         for name in ("oci-layout", "index.json"):
-            if (directory / name).exists():
+            if (directory / name).is_file():
                 tar.add(directory / name, arcname=name)
         if (directory / "blobs").is_dir():
             for root, dirs, files in os.walk(directory / "blobs"):
@@ -133,7 +134,32 @@ def write_tarball(directory: Path, dest: Path, owner: Path | None = None) -> Non
                 tar.add(root, arcname=str(rel), recursive=False)
                 for name in sorted(files):
                     tar.add(Path(root) / name, arcname=str(rel / name))
-    if owner is not None and os.geteuid() == 0:
-        st = owner.stat()
-        os.chown(partial, st.st_uid, st.st_gid)
-    os.replace(partial, dest)
+
+
+def export_tarball(
+    root: Path,
+    scratch: Path,
+    inside: PurePosixPath,
+    collected: Path | None,
+    dest: Path,
+    base: Path,
+) -> str | None:
+    """`type=oci,dest=FILE`: the OCI layout kaniko wrote at `inside` the chroot at `root`
+    (or its copy already `collected` into the workspace) as a tarball at `dest`, below `base`.
+
+    The layout is first collected out of the chroot without following links (a RUN step may
+    have planted some), into `scratch`, a directory of the action's. Returns the image ID.
+    """
+    work = scratch / "oci-export"
+    os.mkdir(work, 0o700)
+    try:
+        source = collected
+        if source is None:
+            source = work / "layout"
+            collect_tree(root, inside, source, work)
+        image_id = image_id_from_oci_layout(source)
+        write_tarball(source, work / "image.tar")
+        collect_file(work, PurePosixPath("/image.tar"), dest, base)
+    finally:
+        remove_tree(work)
+    return image_id
