@@ -69,7 +69,7 @@ def check_emulation(
             raise InputError(
                 "platforms" if spec.platforms else "platform",
                 f"{target}: stage {stage.stage.index} runs RUN steps for {stage.platform} "
-                f"({where}) on a {host.arch} runner, but {problem}. Register qemu-user "
+                f"({where}) on a {host} runner, but {problem}. Register qemu-user "
                 "handlers with the F flag on the node (for example Debian's qemu-user-static "
                 "package, or the tonistiigi/binfmt image), or cross-compile: run those steps "
                 "in a `FROM --platform=$BUILDPLATFORM` stage",
