@@ -76,3 +76,34 @@ def test_registry_outputs_push_and_imageid_is_read_back(
     assert metadata["containerimage.digest"] == run.outputs["digest"]
     assert f"| Image ID | `{config_digest}` |" in run.summary
     assert_clean(run)
+
+
+HOSTILE = """\
+FROM {base}
+RUN mkdir -p /.kaniko-build/out/oci && ln -s /etc /.kaniko-build/out/oci/blobs
+"""
+
+
+@pytest.mark.parametrize("harness", ["fork"], indirect=True)
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"outputs": "type=oci,dest=out/image.tar"},
+        {"platforms": "linux/amd64,linux/386"},
+    ],
+    ids=["oci-tarball", "two-platforms"],
+)
+def test_a_link_planted_in_the_layout_is_not_followed(
+    harness: ActionHarness, registry: Registry, busybox_image: str, inputs: dict[str, str]
+) -> None:
+    """A RUN step turns the layout's blobs directory into a link to /etc: the runner's /etc
+    must reach neither a tarball nor a registry."""
+    harness.write("Dockerfile", HOSTILE.format(base=busybox_image))
+    repo = "outputs/hostile"
+    run = harness.run(tags=f"{registry.host}/{repo}:1", insecure_registries=registry.host, **inputs)
+    assert run.returncode == 1
+    (error,) = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert "refusing to collect the OCI layout" in error
+    assert not (harness.workspace / "out").exists()
+    assert registry.client().tags(repo) == []
+    assert_clean(run)
