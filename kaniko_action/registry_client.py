@@ -50,7 +50,11 @@ USER_AGENT = "kaniko-build"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BLOCK_SIZE = 1 << 20  # upload chunk size
-_LOOPBACK_PREFIXES = ("localhost", "127.", "[::1]", "::1")
+
+
+def _loopback(registry: str) -> bool:
+    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+    return host in ("localhost", "[::1]", "::1") or host.startswith("127.")
 
 
 class RegistryRequestError(ActionError):
@@ -76,8 +80,9 @@ class RegistryTrust:
     mirrors: tuple[str, ...] = ()
 
     def schemes(self, registry: str) -> tuple[str, ...]:
-        """HTTPS first; plain HTTP as a fall-back for insecure and loopback registries."""
-        if registry in self.insecure or registry.startswith(_LOOPBACK_PREFIXES):
+        """HTTPS first; plain HTTP as a fall-back for insecure and loopback registries (as
+        go-containerregistry does)."""
+        if registry in self.insecure or _loopback(registry):
             return ("https", "http")
         return ("https",)
 

@@ -20,6 +20,7 @@ from kaniko_action.registry_auth import (
     pick_challenge,
     scope,
 )
+from kaniko_action.registry_client import RegistryTrust
 
 
 def auth(user: str, password: str) -> str:
@@ -194,3 +195,22 @@ def test_helper_answer(output: str, expected: ConfigCredential) -> None:
 )
 def test_decode_auth(value: str, pair: tuple[str, str] | None) -> None:
     assert decode_auth(value) == pair
+
+
+@pytest.mark.parametrize(
+    ("registry", "insecure", "schemes"),
+    [
+        ("registry.example.com", False, ("https",)),
+        ("registry.example.com:5000", True, ("https", "http")),
+        ("localhost:5000", False, ("https", "http")),
+        ("localhost", False, ("https", "http")),
+        ("localhost.example.com", False, ("https",)),
+        ("127.0.0.1:5000", False, ("https", "http")),
+        ("[::1]:5000", False, ("https", "http")),
+    ],
+)
+def test_schemes_fall_back_to_http_for_insecure_and_loopback_registries(
+    registry: str, insecure: bool, schemes: tuple[str, ...]
+) -> None:
+    trust = RegistryTrust(insecure=frozenset({registry} if insecure else ()))
+    assert trust.schemes(registry) == schemes
