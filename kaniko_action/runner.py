@@ -14,7 +14,10 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
+
+from .privileges import hand_back
 
 SUMMARY_LIMIT = 1024 * 1024
 
@@ -103,7 +106,11 @@ class Runner:
         path = self.env.get(variable)
         if not path:
             return False
+        existed = os.path.lexists(path)
         with open(path, "a", encoding="utf-8") as f:
+            if not existed:
+                # Made by root for the runner (which normally creates these files itself).
+                hand_back(f.fileno(), Path(path).parent)
             f.write(text)
         return True
 
