@@ -196,15 +196,17 @@ def debian_rootfs_tar(
     suite: str = "bookworm",
     variant: str = "minbase",
     mirror: str = DEBIAN_MIRROR,
+    include: tuple[str, ...] = (),
 ) -> Path:
-    """Path of a cached rootfs tar made by ``debootstrap --variant=VARIANT SUITE``.
+    """Path of a cached rootfs tar made by ``debootstrap --variant=VARIANT SUITE``
+    (with ``--include=`` the packages in ``include``).
 
     Built once (needs root and network access to the mirror) and reused
     afterwards; concurrent callers wait on a lock file.
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    name = f"debian-{suite}-{variant}-{_host_arch()}"
+    name = f"debian-{suite}-{variant}-{_host_arch()}" + "".join(f"+{p}" for p in include)
     target = cache / f"{name}.tar"
     if target.exists():
         return target
@@ -223,6 +225,7 @@ def debian_rootfs_tar(
                     [
                         "debootstrap",
                         f"--variant={variant}",
+                        *([f"--include={','.join(include)}"] if include else []),
                         suite,
                         str(build_dir),
                         mirror,
