@@ -5,9 +5,9 @@
 #
 #   docker build -t registry.example.com/ci/kaniko-runner:1 .
 #
-# or, with no Docker daemon, with kaniko-build itself (see README.md, "Building the runner
-# image"). The defaults are the runner image's and the maintained kaniko fork's current
-# releases. The last release of the archived upstream kaniko works too:
+# or, with no Docker daemon, with kaniko-build itself (README.md, "Quick start"). The
+# defaults pin current releases of the runner image and of the maintained kaniko fork's
+# executor image. The last release of the archived upstream kaniko works too:
 #
 #   --build-arg EXECUTOR_IMAGE=gcr.io/kaniko-project/executor:v1.24.0
 ARG RUNNER_IMAGE=ghcr.io/actions/actions-runner:2.336.0
