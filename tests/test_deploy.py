@@ -139,7 +139,7 @@ def diagnostics(tmp_path: Path) -> list[str]:
             call(*args)
         found.append(str(raised.value))
 
-    caught(check_capabilities, "CapEff:\t0000000000000000\n")
+    caught(check_capabilities, "CapEff:\t0000000000000000\n", 0)
     found.append(no_new_privs_message(1001))
     found.append(no_root_message(1001, "`sudo -n` refused (sudo: a password is required)"))
     caught(check_executor_dir, tmp_path)

@@ -11,14 +11,16 @@ of it as uid 1001, and ~/.docker, ~/.cache and the tool cache are as they were.
 from __future__ import annotations
 
 import os
+import signal
 import tarfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .conftest import executor_dir
-from .support.hostcheck import HostSnapshot
+from .support.hostcheck import HostSnapshot, executor_processes
 from .support.images import busybox_layer
 from .support.registry import Registry
 from .support.runner_user import (
@@ -299,3 +301,40 @@ def test_missing_capabilities_are_named_with_the_fix(
     error = runner_refused(job, registry, busybox_image)
     assert "lacks the SYS_CHROOT and MKNOD capabilities" in error
     assert "securityContext.capabilities.add: [SYS_CHROOT, MKNOD]" in error
+
+
+def test_the_runner_cancels_a_build_that_runs_through_sudo(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """The runner, as uid 1001, sends SIGINT to the step's process, which is sudo by then:
+    sudo relays it to the action, which stops the build and cleans up as root."""
+    machine = RunnerMachine(tmp_path)
+    job = Job(machine)
+    job.write("Dockerfile", f"FROM {busybox_image}\nRUN sleep 300 & sleep 301\n")
+    before = HostSnapshot.take(job.host(job.workspace), job.host(job.runner_temp))
+    step = job.start(
+        tags=f"{registry.host}/team/cancelled:1",
+        insecure_registries=registry.host,
+        executor_dir=str(executor_dir("fork")),
+    )
+    assert step.stdout is not None
+    seen: list[str] = []
+    for line in step.stdout:
+        seen.append(line)
+        if "Running: [/bin/sh -c" in line:
+            break
+    assert Path(f"/proc/{step.pid}/comm").read_text().strip() == "sudo", "".join(seen)
+    kill = machine.run(["kill", "-INT", str(step.pid)])
+    assert kill.returncode == 0, kill.stdout
+    started = time.monotonic()
+    rest, _ = step.communicate(timeout=60)
+    output = "".join(seen) + rest
+    print(output)
+    assert step.returncode == 128 + signal.SIGINT, output
+    assert time.monotonic() - started < 5, output
+    assert "::error title=Cancelled::cancelled by signal 2" in output
+    assert executor_processes() == []
+    assert not list(job.host(job.runner_temp).glob("kaniko-build-*"))
+    assert "team/cancelled" not in registry.client().catalog()
+    assert_untouched(job, before)
+    assert_left_to_the_runner(job)

@@ -229,6 +229,21 @@ class RunnerMachine:
             ]
         )
 
+    def command(
+        self, argv: list[str], uid: int, cwd: str, setpriv: tuple[str, ...] = ()
+    ) -> list[str]:
+        """`argv` wrapped to run as `uid` in the namespace.
+
+        `setpriv` options narrow the process further the way a container runtime can:
+        `--no-new-privs` (allowPrivilegeEscalation: false), `--bounding-set=-mknod` (a
+        capability the runtime did not grant).
+        """
+        return [
+            "unshare", "--mount", "--propagation", "private", "--",
+            "bash", "-c", self.namespace_script(uid, setpriv), "namespace",
+            "env", "-C", cwd, "--", *argv,
+        ]  # fmt: skip
+
     def run(
         self,
         argv: list[str],
@@ -239,19 +254,9 @@ class RunnerMachine:
         timeout: float = RUN_TIMEOUT,
         setpriv: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
-        """Run `argv` as `uid` in the namespace; stdout and stderr together, as text.
-
-        `setpriv` options narrow the process further the way a container runtime can:
-        `--no-new-privs` (allowPrivilegeEscalation: false), `--bounding-set=-mknod` (a
-        capability the runtime did not grant).
-        """
-        wrapper = [
-            "unshare", "--mount", "--propagation", "private", "--",
-            "bash", "-c", self.namespace_script(uid, setpriv), "namespace",
-            "env", "-C", cwd, "--", *argv,
-        ]  # fmt: skip
+        """Run `argv` as `uid` in the namespace; stdout and stderr together, as text."""
         return subprocess.run(
-            wrapper,
+            self.command(argv, uid, cwd, setpriv),
             env=env if env is not None else {"PATH": RUNNER_PATH},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -325,8 +330,8 @@ class Job:
             env[variable] = value
         return env
 
-    def step(self, **inputs: str) -> StepRun:
-        """Run the action's composite step (underscores in input names stand for hyphens)."""
+    def _prepare(self, inputs: dict[str, str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+        """The step's command (as the runner starts it), environment and file commands."""
         named = {k.replace("_", "-"): v for k, v in inputs.items()}
         commands = f"{self.runner_temp}/_runner_file_commands"
         self.machine.mkdir(commands, self.uid)
@@ -341,12 +346,22 @@ class Job:
         script, _ = composite_step()
         script_path = f"{self.runner_temp}/{uuid.uuid4()}.sh"
         self.machine.write(script_path, script + "\n", self.uid)
-        done = self.machine.run(
-            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script_path],
-            uid=self.uid,
-            env=self.env(named, files),
-            cwd=self.workspace,
-            setpriv=self.setpriv,
+        argv = ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", script_path]
+        command = self.machine.command(argv, self.uid, self.workspace, self.setpriv)
+        return command, self.env(named, files), files
+
+    def step(self, **inputs: str) -> StepRun:
+        """Run the action's composite step (underscores in input names stand for hyphens)."""
+        command, env, files = self._prepare(inputs)
+        done = subprocess.run(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=RUN_TIMEOUT,
+            check=False,
         )
         print(done.stdout)
         return StepRun(
@@ -354,4 +369,19 @@ class Job:
             stdout=done.stdout,
             outputs=parse_file_command(self.host(files["GITHUB_OUTPUT"]).read_text()),
             summary=self.host(files["GITHUB_STEP_SUMMARY"]).read_text(),
+        )
+
+    def start(self, **inputs: str) -> subprocess.Popen[str]:
+        """Start the step without waiting; its pid is the step's process (every wrapper
+        execs into the next, the action into sudo), as the runner would signal it."""
+        command, env, _files = self._prepare(inputs)
+        return subprocess.Popen(
+            command,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+            start_new_session=True,
         )
