@@ -10,6 +10,7 @@ of it as uid 1001, and ~/.docker, ~/.cache and the tool cache are as they were.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import tarfile
@@ -19,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from kaniko_action.privileges import elevation_argv
+
 from .conftest import executor_dir
 from .support.hostcheck import HostSnapshot, executor_processes
 from .support.images import busybox_layer
@@ -27,6 +30,7 @@ from .support.runner_user import (
     GUEST_UID,
     OFFICIAL_SUDOERS,
     RUNNER_GID,
+    RUNNER_PATH,
     RUNNER_UID,
     Job,
     RunnerMachine,
@@ -43,9 +47,10 @@ REGISTRY_USER = "ci"
 REGISTRY_PASSWORD = "runner-pw-7Hq!x2"
 # A policy as Debian's and Ubuntu's default sudoers file writes it, made passwordless, with
 # `always_set_home`: sudo points HOME at root's home even when the environment is kept.
+SECURE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
 RESETTING_SUDOERS = (
     "Defaults env_reset\n"
-    'Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"\n'
+    f'Defaults secure_path="{SECURE_PATH}"\n'
     "Defaults always_set_home\n"
     "%sudo ALL=(ALL:ALL) NOPASSWD:ALL\n"
 )
@@ -71,6 +76,10 @@ def runner_home(machine: RunnerMachine, registry: Registry, docker_config: str) 
         mode=0o600,
     )
     machine.write("/home/runner/.cache/pip/http-v2/entry", "cached wheel index\n")
+    machine.write(
+        "/home/runner/_work/_tool/Python/3.12.4/x64/bin/python3", "#!/bin/sh\n", mode=0o755
+    )
+    machine.write("/home/runner/_work/_tool/Python/3.12.4/x64.complete", "")
 
 
 def dependencies(job: Job) -> dict[str, dict[str, tuple[int, int, int, int, str]]]:
@@ -113,6 +122,50 @@ def assert_untouched(job: Job, before: HostSnapshot, outputs: tuple[Path, ...] =
 
     changes = [c for c in before.changes() if not allowed(c)]
     assert changes == [], "host changed:\n" + "\n".join(changes)
+
+
+SHOW_ENVIRONMENT = "import json, os; print(json.dumps(dict(os.environ)))"
+
+
+@pytest.mark.parametrize(
+    ("sudoers", "home", "path"),
+    [
+        pytest.param(OFFICIAL_SUDOERS, "/home/runner", RUNNER_PATH, id="official"),
+        pytest.param(RESETTING_SUDOERS, "/root", SECURE_PATH, id="resetting"),
+    ],
+)
+def test_what_the_sudo_re_run_keeps_of_the_environment(
+    tmp_path: Path, sudoers: str, home: str, path: str
+) -> None:
+    """The re-run's sudo (privileges.elevation_argv) under a real sudoers policy: the
+    inputs (hyphenated names too), the runner's file commands and DOCKER_CONFIG survive;
+    HOME and PATH survive the official policy, and a resetting one replaces them."""
+    machine = RunnerMachine(tmp_path, sudoers=sudoers)
+    env = {
+        "PATH": RUNNER_PATH,
+        "HOME": "/home/runner",
+        "DOCKER_CONFIG": "/home/runner/.docker",
+        "INPUT_BUILD-ARGS": "A=1\nB=two words",
+        "INPUT_TAGS": "registry.example.com/team/app:1",
+        "GITHUB_OUTPUT": "/home/runner/_work/_temp/_runner_file_commands/set_output_1",
+        "GITHUB_WORKSPACE": "/home/runner/_work/app/app",
+        "RUNNER_TEMP": "/home/runner/_work/_temp",
+        "DEBIAN_FRONTEND": "noninteractive",
+    }
+    # The re-run's sudo options, with a program that prints the environment it got.
+    sudo_options = elevation_argv("entrypoint.py", [], "sudo")[:3]
+    assert sudo_options == ["sudo", "-n", "--preserve-env"]
+    argv = [*sudo_options, "/usr/bin/python3", "-c", SHOW_ENVIRONMENT]
+    done = machine.run(argv, env=env)
+    assert done.returncode == 0, done.stdout
+    seen = json.loads(done.stdout.splitlines()[-1])
+    for name in ("DOCKER_CONFIG", "INPUT_BUILD-ARGS", "INPUT_TAGS", "GITHUB_OUTPUT",
+                 "GITHUB_WORKSPACE", "RUNNER_TEMP", "DEBIAN_FRONTEND"):  # fmt: skip
+        assert seen.get(name) == env[name], name
+    assert seen["HOME"] == home
+    assert seen["PATH"] == path
+    assert seen["SUDO_USER"] == "runner"
+    assert seen["SUDO_UID"] == str(RUNNER_UID)
 
 
 @pytest.mark.parametrize("kind", ["fork", "upstream"])
