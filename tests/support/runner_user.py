@@ -55,8 +55,21 @@ def _with_members(line: str, members: list[str]) -> str:
     return f"{name}:{password}:{gid}:{','.join(listed)}"
 
 
-def _add_to_sudo(text: str, gid_field: str) -> str:
-    lines = text.splitlines()
+def _without(text: str, names: set[str], ids: set[str], members: set[str]) -> list[str]:
+    """Lines of an account file without the entries named (or numbered) `names` (`ids`), and
+    without `members` in any group's member lists."""
+    kept: list[str] = []
+    for line in text.splitlines():
+        fields = line.split(":")
+        if not line or fields[0] in names or (len(fields) > 2 and fields[2] in ids):
+            continue
+        if len(fields) == 4 and fields[3]:
+            fields[3] = ",".join(m for m in fields[3].split(",") if m not in members)
+        kept.append(":".join(fields))
+    return kept
+
+
+def _add_to_sudo(lines: list[str], gid_field: str) -> str:
     if not any(line.startswith("sudo:") for line in lines):
         lines.append(f"sudo:{gid_field}:")
     lines = [
@@ -69,12 +82,18 @@ def accounts(
     passwd: str, group: str, shadow: str, gshadow: str, *, guest: bool = True
 ) -> tuple[str, str, str, str]:
     """Account files plus `runner` (and `guest`, without sudo rights), as `adduser` and
-    `usermod -aG sudo,docker runner` in the official image's Dockerfile leave them."""
+    `usermod -aG sudo,docker runner` in the official image's Dockerfile leave them.
+
+    Accounts of those names or ids that the files already have (a CI machine may have its own
+    `runner`) are replaced: the files are copies, used in a private namespace only."""
     users = [("runner", RUNNER_UID)] + ([("guest", GUEST_UID)] if guest else [])
-    for _name, uid in users:
-        assert f":x:{uid}:" not in passwd, f"uid {uid} is taken"
-    group = _add_to_sudo(group, f"x:{SUDO_GID}")
-    gshadow = _add_to_sudo(gshadow, "*:")
+    names = {name for name, _ in users}
+    ids = {str(uid) for _, uid in users}
+    group_ids = {*ids, str(DOCKER_GID)}
+    passwd = "\n".join(_without(passwd, names, ids, set())) + "\n"
+    shadow = "\n".join(_without(shadow, names, set(), set())) + "\n"
+    group = _add_to_sudo(_without(group, {*names, "docker"}, group_ids, names), f"x:{SUDO_GID}")
+    gshadow = _add_to_sudo(_without(gshadow, {*names, "docker"}, set(), names), "*:")
     for name, uid in users:
         passwd += f"{name}:x:{uid}:{uid}:,,,:/home/{name}:/bin/bash\n"
         group += f"{name}:x:{uid}:\n"
