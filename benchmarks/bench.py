@@ -43,6 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from kaniko_action.argv import executor_invocation  # noqa: E402
+from kaniko_action.cancellation import CancelState  # noqa: E402
 from kaniko_action.filecopy import Copier  # noqa: E402
 from kaniko_action.fsutil import remove_tree  # noqa: E402
 from kaniko_action.inputs import DEFAULTS, env_name  # noqa: E402
@@ -188,11 +189,14 @@ class Bench:
         spec, layout = self._spec_and_layout(ws)
         invocation = executor_invocation(spec, layout)
         lines: list[str] = []
-        with Sandbox(self.work / "floor") as sandbox:
+        cancel = CancelState()
+        with Sandbox(self.work / "floor", cancel) as sandbox:
             sandbox.populate(layout, spec.executor_dir)
             shutil.copytree(ws, host_path(str(sandbox.root), layout.context_dir), symlinks=True)
             started = time.perf_counter()
-            status = run_in_chroot(sandbox.root, invocation, lines.append, sandbox.drop_exe_link)
+            status = run_in_chroot(
+                sandbox.root, invocation, lines.extend, cancel, sandbox.drop_exe_link
+            )
             elapsed = time.perf_counter() - started
         if status != 0:
             raise SystemExit(f"kaniko alone failed on case {case}:\n" + "\n".join(lines))
@@ -396,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no executor in {executor_dir} (use --executor-dir)")
     cases = [int(c) for c in args.cases.split(",") if c.strip()]
     args.work.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="kaniko-build-bench-", dir=args.work))
+    work = Path(os.path.realpath(tempfile.mkdtemp(prefix="kaniko-build-bench-", dir=args.work)))
     cases_dir = args.work / "kaniko-build-bench-cases" if args.keep else work / "cases"
     fork = b"osscontainertools" in (executor_dir / "executor").read_bytes()
     bench = Bench(work=work, executor_dir=executor_dir, python=args.python, fork=fork)

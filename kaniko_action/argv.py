@@ -2,27 +2,52 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from .errors import InputError
 from .layout import ChrootLayout
 from .spec import BuildSpec
 
-# Variables the executor itself depends on; a build argument of that name goes on the
-# command line instead of through the environment.
-_EXECUTOR_ENV = frozenset(
+# Variables the executor, its Go runtime or its registry client read themselves. Build
+# arguments travel in the executor's environment, so one of these names would change how
+# kaniko runs (KANIKO_NO_PUSH, KANIKO_REGISTRY_MAP, DOCKER_CONFIG, ...): refused, unless the
+# value is what the executor gets anyway.
+EXECUTOR_READS = frozenset(
     {
         "PATH",
         "HOME",
         "USER",
-        "KANIKO_DIR",
+        "TMPDIR",
+        "container",
         "DOCKER_CONFIG",
+        "DOCKER_AUTH_CONFIG",
+        "REGISTRY_AUTH_FILE",
         "SSL_CERT_DIR",
         "SSL_CERT_FILE",
-        "container",
+        "BUILDER_OUTPUT",
+        "UPSTREAM_CLIENT_TYPE",
+        "GODEBUG",
+        "GOGC",
+        "GOMAXPROCS",
+        "GOMEMLIMIT",
+        "GOTRACEBACK",
     }
 )
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+EXECUTOR_READS_PREFIXES = ("KANIKO_", "FF_KANIKO_", "OTEL_", "XDG_")
+# The runner's proxy settings, which kaniko needs to reach registries behind a proxy.
+PROXY_VARIABLES = (
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+)
+# The runner kills processes carrying its tracking id when the job ends.
+TRACKING_VARIABLE = "RUNNER_TRACKING_ID"
 
 
 @dataclass(frozen=True)
@@ -45,8 +70,27 @@ def base_env(layout: ChrootLayout) -> dict[str, str]:
     }
 
 
-def executor_invocation(spec: BuildSpec, layout: ChrootLayout) -> Invocation:
-    env = base_env(layout)
+def executor_passthrough(
+    env: Mapping[str, str], helper_variables: Mapping[str, str]
+) -> dict[str, str]:
+    """Runner variables the executor gets: credential helpers', proxies, the tracking id."""
+    passed = dict(helper_variables)
+    for name in (*PROXY_VARIABLES, TRACKING_VARIABLE):
+        if env.get(name):
+            passed[name] = env[name]
+    return passed
+
+
+def _reserved(name: str) -> bool:
+    return name in EXECUTOR_READS or name.startswith(EXECUTOR_READS_PREFIXES)
+
+
+def executor_invocation(
+    spec: BuildSpec, layout: ChrootLayout, passthrough: Mapping[str, str] | None = None
+) -> Invocation:
+    """The executor's command line and environment; raises InputError for a build argument
+    whose name the executor reads itself."""
+    env = {**(passthrough or {}), **base_env(layout)}
     argv: list[str] = [
         str(layout.executor),
         f"--dockerfile={layout.dockerfile}",
@@ -63,14 +107,22 @@ def executor_invocation(spec: BuildSpec, layout: ChrootLayout) -> Invocation:
         ]
     if not spec.push:
         argv.append("--no-push")
-    for name, value in spec.build_args:
-        if _ENV_NAME.match(name) and name not in _EXECUTOR_ENV:
-            # A bare name makes kaniko read the value from its environment: values stay off
-            # the command line, where any process on the runner could read them.
-            env[name] = value
-            argv.append(f"--build-arg={name}")
-        else:
-            argv.append(f"--build-arg={name}={value}")
+    given: set[str] = set()
+    for index, (name, value) in enumerate(spec.build_args, start=1):
+        # A bare name makes kaniko read the value from its environment: values stay off
+        # the command line, where any process on the runner could read them.
+        if name in given:
+            env[name] = value  # the last one wins, as with docker build
+            continue
+        if (name in env or _reserved(name)) and env.get(name) != value:
+            raise InputError(
+                "build-args",
+                f"entry {index}: '{name}' is a variable the kaniko executor reads itself, so "
+                "it cannot be a build argument here; rename the ARG",
+            )
+        given.add(name)
+        env[name] = value
+        argv.append(f"--build-arg={name}")
     argv += [f"--label={k}={v}" for k, v in spec.labels]
     if spec.target:
         argv.append(f"--target={spec.target}")
@@ -99,7 +151,7 @@ def executor_invocation(spec: BuildSpec, layout: ChrootLayout) -> Invocation:
         argv.append(f"--verbosity={spec.verbosity}")
     if spec.tar_path is not None:
         argv.append(f"--tar-path={layout.tar_path}")
-    if spec.oci_layout_path is not None:
+    if spec.oci_layout_path is not None or spec.oci_tar_path is not None:
         argv.append(f"--oci-layout-path={layout.oci_layout}")
     for index, (registry, _ca) in enumerate(spec.registry_certificates):
         argv.append(f"--registry-certificate={registry}={layout.registry_ca(index)}")

@@ -18,17 +18,15 @@ class Translation:
     """What build-push-action-style inputs amount to."""
 
     platform: str | None = None
+    platforms: list[str] = field(default_factory=list)
     cache_repo: str | None = None
     use_cache: bool | None = None
     warnings: list[str] = field(default_factory=list)
 
 
 _REFUSED = {
-    "outputs": "use 'push', 'tar-path' or 'oci-layout-path'",
-    "secrets": "kaniko has no build secrets; fetch what needs them before the build",
-    "secret-files": "kaniko has no build secrets; fetch what needs them before the build",
-    "secret-envs": "kaniko has no build secrets; fetch what needs them before the build",
-    "ssh": "fetch private sources before the build and COPY them",
+    "ssh": "kaniko has no SSH agent forwarding; fetch private sources before the build, or "
+    "pass a key with 'secret-files' and RUN --mount=type=secret",
     "build-contexts": "put every file the build needs under 'context'",
     "no-cache-filters": "set 'cache: false' to rebuild everything",
 }
@@ -87,15 +85,9 @@ def translate(raw: Mapping[str, str]) -> Translation:
         raise InputError("call", f"'{raw['call']}': only 'build' is possible with kaniko")
     parse_bool("pull", raw["pull"])  # kaniko always pulls; the value only has to be valid.
 
-    platforms = parse_list(raw["platforms"])
-    if len(platforms) > 1:
-        raise InputError(
-            "platforms",
-            f"kaniko builds one platform per run, not {len(platforms)}: run a matrix job "
-            "with one 'platform' each",
-        )
-    if platforms:
-        out.platform = platforms[0]
+    out.platforms = parse_list(raw["platforms"])
+    if len(out.platforms) == 1:
+        out.platform = out.platforms[0]
 
     if parse_bool("no-cache", raw["no-cache"]):
         out.use_cache = False

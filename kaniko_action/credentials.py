@@ -12,9 +12,10 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .errors import ActionError
 from .fsutil import write_private
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
@@ -203,13 +204,41 @@ class HelperEnvironment:
     files: tuple[Path, ...]
 
 
-def helper_environment(env: Mapping[str, str]) -> HelperEnvironment:
-    """The credential helpers' variables that are set, and the existing files they name."""
+def _chroot_file_path(name: str, value: str, reserved: Iterable[PurePosixPath]) -> str:
+    """The normalised absolute path a helper file gets inside the chroot (the same as on the
+    runner); refused when it climbs with `..` or lands on what the sandbox itself places."""
+    raw = PurePosixPath(value)
+    if ".." in raw.parts:
+        raise ActionError(
+            f"{name}={value}: the path contains '..'; give the file's plain absolute path"
+        )
+    # normpath keeps a leading "//" (POSIX leaves its meaning open): one slash is meant.
+    path = PurePosixPath("/" + os.path.normpath(value).lstrip("/"))
+    for taken in reserved:
+        if path == taken or taken in path.parents or path in taken.parents:
+            raise ActionError(
+                f"{name}={value}: the path is one the build sandbox uses itself ({taken}); "
+                "keep the file somewhere else"
+            )
+    return str(path)
+
+
+def helper_environment(
+    env: Mapping[str, str], reserved: Iterable[PurePosixPath] = ()
+) -> HelperEnvironment:
+    """The credential helpers' variables that are set, and the existing files they name.
+
+    Those files are copied to the same path inside the chroot, so the path must be a plain
+    absolute one outside the paths in `reserved` (the sandbox's own).
+    """
     variables = {name: env[name] for name in HELPER_VARIABLES if env.get(name)}
     files: list[Path] = []
     for name in sorted(FILE_VARIABLES & variables.keys()):
-        path = Path(variables[name])
-        if path.is_absolute() and path.is_file():
+        if not variables[name].startswith("/"):
+            continue
+        path = Path(_chroot_file_path(name, variables[name], tuple(reserved)))
+        if path.is_file():
+            variables[name] = str(path)
             files.append(path)
     return HelperEnvironment(variables, tuple(files))
 

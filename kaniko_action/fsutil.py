@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
 import stat
 from pathlib import Path
@@ -80,3 +82,85 @@ def _remove_dir_contents(path: Path, device: int) -> None:
             os.rmdir(entry.path)
         else:
             os.unlink(entry.path)
+
+
+MNT_DETACH = 2
+UMOUNT_NOFOLLOW = 8
+
+
+def unmount_under(path: Path) -> list[str]:
+    """Detach every mount at or below `path`, deepest first; returns those still mounted.
+
+    A RUN step runs as root inside the chroot and may mount anything there (a tmpfs, a
+    proc, a block device it made a node for). Detaching leaves the mounted data alone and
+    lets the work directory be removed without ever reaching into it.
+    """
+    libc = ctypes.CDLL(None, use_errno=True)
+    for _attempt in range(5):
+        mounted = sorted(set(mounts_under(path)), key=lambda m: m.count("/"), reverse=True)
+        if not mounted:
+            return []
+        for point in mounted:
+            libc.umount2(point.encode(), MNT_DETACH | UMOUNT_NOFOLLOW)
+    return mounts_under(path)
+
+
+def walk_beneath(root: Path, parts: tuple[str, ...]) -> int:
+    """A descriptor of the directory `root/parts...`, opened one component at a time with
+    O_NOFOLLOW: a symlink anywhere on the way is refused (ELOOP or ENOTDIR)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        for part in parts:
+            if part in ("", ".", ".."):
+                raise OSError(f"unsafe path component {part!r} below {root}")
+            next_fd = os.open(
+                part,
+                os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
+                dir_fd=fd,
+            )
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class NotRegular(OSError):
+    """A path that should be a regular file is a symlink, device, directory or fifo."""
+
+
+def open_regular_beneath(root: Path, relative: str) -> int:
+    """Open `root/relative` for reading without following any symlink on the way, and only
+    if it is a regular file. The chroot's contents are controlled by RUN steps: a file there
+    may have been replaced by a link to a runner file, or a directory on the way by a link
+    to a runner directory."""
+    parts = tuple(p for p in relative.strip("/").split("/"))
+    try:
+        dir_fd = walk_beneath(root, parts[:-1])
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise NotRegular(f"a directory on the way to {root}/{relative} is a link") from e
+        raise
+    try:
+        try:
+            fd = os.open(
+                parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
+            )
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                raise NotRegular(f"{root}/{relative} is a symbolic link") from e
+            raise
+    finally:
+        os.close(dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise NotRegular(f"{root}/{relative} is not a regular file")
+    return fd
+
+
+def read_regular_beneath(root: Path, relative: str, limit: int = 1 << 20) -> bytes:
+    """The content (at most `limit` bytes) of a regular file below `root`, links refused."""
+    fd = open_regular_beneath(root, relative)
+    with os.fdopen(fd, "rb") as f:
+        return f.read(limit)

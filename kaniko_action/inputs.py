@@ -101,7 +101,10 @@ INPUTS: tuple[InputDef, ...] = (
         "skip-tls-verify-registries",
         "Registries (`host:port`) whose TLS certificate is not verified.",
     ),
-    InputDef("platform", "Platform to build for (one), e.g. `linux/arm64`."),
+    InputDef(
+        "platform",
+        "Platform to build for (one), e.g. `linux/arm64`; for several use `platforms`.",
+    ),
     InputDef("reproducible", "Strip timestamps for a reproducible image.", default="false"),
     InputDef("snapshot-mode", "kaniko's snapshot mode: `full`, `redo` or `time`."),
     InputDef("use-new-run", "Use kaniko's experimental RUN implementation.", default="false"),
@@ -113,17 +116,20 @@ INPUTS: tuple[InputDef, ...] = (
     ),
     InputDef(
         "tar-path",
-        "Write the image as a tarball to this path (relative to the workspace). Works with "
-        "`push: false`; needs a destination name in `tags` or `image`.",
+        "Write the image as a tarball to this path (relative to the workspace; it must stay "
+        "inside the workspace or RUNNER_TEMP). Works with `push: false`; needs a destination "
+        "name in `tags` or `image`.",
     ),
     InputDef(
         "oci-layout-path",
         "Write the image as an OCI image layout directory to this path (relative to the "
-        "workspace).",
+        "workspace; inside the workspace or RUNNER_TEMP; an existing directory is only "
+        "replaced if it is empty or an earlier layout).",
     ),
     InputDef(
         "kaniko-args",
-        "Extra executor arguments, one per line, for anything without an input of its own.",
+        "Extra executor arguments for anything without an input of its own: one flag per "
+        "line, `--flag`, `--flag=value` or `--flag value`.",
     ),
     InputDef(
         "add-hosts",
@@ -133,8 +139,8 @@ INPUTS: tuple[InputDef, ...] = (
     # docker/build-push-action inputs, so that a workflow written for it runs unchanged.
     InputDef(
         "platforms",
-        "build-push-action's platform list; kaniko builds one platform per run, so it takes "
-        "a single entry.",
+        "Platforms to build, newline or comma separated (e.g. `linux/amd64,linux/arm64`). "
+        "Several: one build each, pushed as one image index under every tag.",
     ),
     InputDef("no-cache", "Do not use the layer cache.", default="false"),
     InputDef("pull", "Always pull base images (kaniko always does).", default="false"),
@@ -147,11 +153,26 @@ INPUTS: tuple[InputDef, ...] = (
         "cache-to",
         "build-push-action cache exports; `type=registry,ref=REPO` entries map to `cache-repo`.",
     ),
-    InputDef("outputs", "Not supported: use `push`, `tar-path` or `oci-layout-path`."),
-    InputDef("secrets", "Not supported by the kaniko executor."),
-    InputDef("secret-files", "Not supported by the kaniko executor."),
-    InputDef("secret-envs", "Not supported by the kaniko executor."),
-    InputDef("ssh", "Not supported by the kaniko executor."),
+    InputDef(
+        "outputs",
+        "Exports, one per line: `type=registry`, `type=image,push=true`, "
+        "`type=docker,dest=FILE`, `type=oci,dest=FILE`, `type=oci,dest=DIR,tar=false`. When "
+        "set, they decide whether to push.",
+    ),
+    InputDef(
+        "secrets",
+        "Build secrets for `RUN --mount=type=secret`, one `id=value` per line (masked). Needs "
+        "the maintained executor (osscontainertools/kaniko).",
+    ),
+    InputDef(
+        "secret-files",
+        "Build secrets from files, one `id=path` per line (path relative to the workspace).",
+    ),
+    InputDef(
+        "secret-envs",
+        "Build secrets from environment variables, `id=VARIABLE` (newline or comma separated).",
+    ),
+    InputDef("ssh", "Not supported by the kaniko executor: pass a key with `secret-files`."),
     InputDef("build-contexts", "Not supported by the kaniko executor."),
     InputDef("builder", "Ignored with a warning: kaniko has no builder instances."),
     InputDef("network", "`default` or `host` (RUN steps use the runner's network).", default=""),
@@ -169,16 +190,22 @@ INPUTS: tuple[InputDef, ...] = (
 )
 
 OUTPUTS: tuple[OutputDef, ...] = (
-    OutputDef("digest", "Digest (`sha256:...`) of the pushed image manifest."),
+    OutputDef(
+        "digest",
+        "Digest (`sha256:...`) of the pushed image manifest (of the image index for several "
+        "platforms).",
+    ),
     OutputDef("image", "First destination's repository with the digest (`repo@sha256:...`)."),
     OutputDef("tags", "The destinations pushed, one per line (empty when nothing was pushed)."),
     OutputDef(
         "imageid",
-        "Image ID (digest of the image configuration), when a tarball or OCI layout was written.",
+        "Image ID: digest of the image configuration (read back from the registry after a "
+        "push); the index digest for several platforms.",
     ),
     OutputDef(
         "metadata",
-        "JSON: destinations, digest, image name with digest, image ID, kaniko version, duration.",
+        "JSON: destinations, digest, image ID, each platform's manifest digest, kaniko "
+        "version, cache use, duration.",
     ),
     OutputDef("tar-path", "Path of the image tarball, when `tar-path` was given."),
     OutputDef("oci-layout-path", "Path of the OCI layout, when `oci-layout-path` was given."),
@@ -230,16 +257,20 @@ def parse_list(value: str, *, commas: bool = True) -> list[str]:
 
 
 def parse_pairs(name: str, value: str) -> list[tuple[str, str]]:
-    """`KEY=VALUE` lines; the value keeps everything after the first `=`, spaces included."""
+    """`KEY=VALUE` lines; the value keeps everything after the first `=`, spaces included.
+
+    Errors give the line number, never the line: a malformed line may be a secret (a token
+    pasted without its `NAME=`), and nothing is masked yet when inputs are read.
+    """
     pairs: list[tuple[str, str]] = []
-    for line in value.splitlines():
+    for number, line in enumerate(value.splitlines(), start=1):
         if not line.strip():
             continue
         key, sep, val = line.strip().partition("=")
         key = key.strip()
         if not sep or not key:
-            raise InputError(name, f"'{line.strip()}' is not of the form NAME=VALUE")
+            raise InputError(name, f"line {number} is not of the form NAME=VALUE")
         if any(c.isspace() for c in key):
-            raise InputError(name, f"name '{key}' contains whitespace")
+            raise InputError(name, f"line {number}: the name before '=' contains whitespace")
         pairs.append((key, val))
     return pairs

@@ -9,7 +9,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from .argv import Invocation, base_env, executor_invocation
+from .argv import Invocation, base_env, executor_invocation, executor_passthrough
+from .build_hooks import BuildHooks, OnImage, RegistryAccess, registry_access
+from .cancellation import CancelState, cancellation, follow_parent
+from .collect import collect_file, collect_tree
 from .credentials import (
     SECRET_VARIABLES,
     DockerConfig,
@@ -25,9 +28,15 @@ from .dockerfile import locate, parse
 from .errors import ActionError, BuildFailed, Cancelled, InputError
 from .inputs import read_raw_inputs
 from .kaniko_log import LogWatcher
-from .layout import ChrootLayout, chroot_layout
-from .privileges import ensure_root
-from .process import cancellation, run_in_chroot
+from .layout import INJECTED, ChrootLayout, chroot_layout
+from .multiplatform import build_platforms, with_platform
+from .oci_layout import export_tarball
+from .paths import output_base
+from .platform_plan import check_emulation, runner_platform
+from .platforms import parse_platform
+from .preflight import check_capabilities, check_free_space, check_work_base, tree_bytes
+from .privileges import ensure_root, sudo_parent
+from .process import run_in_chroot
 from .references import parse_reference
 from .registry_errors import explain
 from .report import BuildReport, summary_markdown
@@ -39,9 +48,9 @@ from .results import (
 )
 from .runner import Phases, Runner
 from .sandbox import Sandbox, check_executor_dir
+from .secret_staging import texts_to_mask
 from .spec import BuildSpec, build_spec
 from .staging import (
-    collect_output,
     stage_cache_dir,
     stage_certificates,
     stage_context,
@@ -52,8 +61,12 @@ _SECRET_NAME = re.compile(r"(?i)(token|secret|passw|pwd|credential|auth|private|
 
 
 def work_base(env: Mapping[str, str]) -> Path:
-    """Where per-build work directories go: RUNNER_TEMP when set."""
-    return Path(env.get("RUNNER_TEMP") or tempfile.gettempdir())
+    """Where per-build work directories go: RUNNER_TEMP when set, as a real path.
+
+    Resolved once: the chroot's processes and mounts are recognised by the path the kernel
+    reports, which never goes through a symlink.
+    """
+    return Path(os.path.realpath(env.get("RUNNER_TEMP") or tempfile.gettempdir()))
 
 
 def workspace_of(env: Mapping[str, str]) -> str:
@@ -95,7 +108,7 @@ def mask_secrets(
 def _executor_version(sandbox: Sandbox, layout: ChrootLayout) -> str | None:
     lines: list[str] = []
     version = Invocation((str(layout.executor), "version"), base_env(layout))
-    if run_in_chroot(sandbox.root, version, lines.append) != 0:
+    if run_in_chroot(sandbox.root, version, lines.extend, sandbox.cancel) != 0:
         return None
     return kaniko_version("\n".join(lines))
 
@@ -120,15 +133,38 @@ def _prepare(
 
 
 def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: BuildReport) -> None:
-    owner = spec.paths.workspace
+    workspace = spec.paths.workspace
     if spec.tar_path is not None:
-        collect_output(sandbox.path(layout.tar_path), spec.tar_path, owner)
+        base = output_base(spec.tar_path, workspace, spec.runner_temp)
+        collect_file(sandbox.root, layout.tar_path, spec.tar_path, base)
         report.tar_path = str(spec.tar_path)
         report.image_id = image_id_from_tarball(spec.tar_path)
     if spec.oci_layout_path is not None:
-        collect_output(sandbox.path(layout.oci_layout), spec.oci_layout_path, owner)
+        base = output_base(spec.oci_layout_path, workspace, spec.runner_temp)
+        collect_tree(sandbox.root, layout.oci_layout, spec.oci_layout_path, base)
         report.oci_layout_path = str(spec.oci_layout_path)
         report.image_id = report.image_id or image_id_from_oci_layout(spec.oci_layout_path)
+    if spec.oci_tar_path is not None:
+        base = output_base(spec.oci_tar_path, workspace, spec.runner_temp)
+        assert sandbox.workdir is not None
+        image_id = export_tarball(
+            sandbox.root,
+            sandbox.workdir,
+            layout.oci_layout,
+            spec.oci_layout_path,
+            spec.oci_tar_path,
+            base,
+        )
+        report.oci_tar_path = str(spec.oci_tar_path)
+        report.image_id = report.image_id or image_id
+
+
+def preflight(spec: BuildSpec, base: Path) -> None:
+    """Everything that can be known to fail before the work directory exists."""
+    check_capabilities()
+    base.mkdir(parents=True, exist_ok=True)
+    check_work_base(base)
+    check_free_space(base, tree_bytes([spec.paths.context, spec.executor_dir]))
 
 
 def build(
@@ -138,53 +174,61 @@ def build(
     phases: Phases,
     report: BuildReport,
     credentials: tuple[DockerConfig, HelperEnvironment],
+    cancel: CancelState,
+    hooks: BuildHooks,
 ) -> None:
     """Run one build in a fresh sandbox, filling `report`; raises on failure."""
     config, helper_env = credentials
     layout = chroot_layout(spec.paths)
-    invocation = executor_invocation(spec, layout)
-    invocation = Invocation(invocation.argv, {**helper_env.variables, **invocation.env})
+    invocation = executor_invocation(spec, layout, executor_passthrough(env, helper_env.variables))
     watcher = LogWatcher(
         on_push=lambda: phases.start("Push"), is_destination=destination_matcher(spec)
     )
 
-    def show(line: str) -> None:
-        watcher.feed(line)
-        runner.echo(line)
+    def show(lines: list[str]) -> None:
+        for line in lines:
+            watcher.feed(line)
+            runner.untrusted(line)
+        runner.flush_untrusted()
 
-    with cancellation():
-        sandbox = Sandbox(work_base(env))
-        try:
-            with sandbox:
-                phases.start("Stage")
-                _prepare(sandbox, spec, layout, config, helper_env)
-                report.kaniko_version = _executor_version(sandbox, layout)
-                phases.start("Build")
-                status = run_in_chroot(sandbox.root, invocation, show, sandbox.drop_exe_link)
-                report.base_images = list(watcher.base_images)
-                report.cache_hits = len(watcher.cache_hits)
-                report.cache_misses = len(watcher.cache_misses)
-                if status != 0:
-                    fallback = spec.references[0].registry if watcher.pushing else None
-                    watcher.explanation = explain("\n".join(watcher.errors), fallback)
-                    raise BuildFailed(
-                        watcher.summary(status),
-                        instruction=watcher.last_instruction,
-                        stage=watcher.stage,
-                        pushing=watcher.pushing,
-                    )
-                if spec.push:
-                    result = read_result(
-                        sandbox.path(layout.digest_file),
-                        sandbox.path(layout.image_name_with_digest_file),
-                    )
-                    report.pushed = True
-                    report.digest = result.digest
-                    report.image = result.image
-                _collect(sandbox, spec, layout, report)
-                phases.start("Clean up")
-        finally:
-            phases.end()
+    base = work_base(env)
+    preflight(spec, base)
+    try:
+        with Sandbox(base, cancel) as sandbox:
+            phases.start("Stage")
+            _prepare(sandbox, spec, layout, config, helper_env)
+            report.kaniko_version = _executor_version(sandbox, layout)
+            invocation = hooks.before_build(sandbox, layout, invocation, report.kaniko_version)
+            phases.start("Build")
+            status = run_in_chroot(sandbox.root, invocation, show, cancel, sandbox.drop_exe_link)
+            report.base_images = list(watcher.base_images)
+            report.cache_hits = len(watcher.cache_hits)
+            report.cache_misses = len(watcher.cache_misses)
+            if status != 0:
+                fallback = spec.references[0].registry if watcher.pushing else None
+                watcher.explanation = explain("\n".join(watcher.errors), fallback)
+                raise BuildFailed(
+                    watcher.summary(status),
+                    instruction=watcher.last_instruction,
+                    stage=watcher.stage,
+                    pushing=watcher.pushing,
+                )
+            if spec.push:
+                result = read_result(
+                    sandbox.root,
+                    layout.digest_file,
+                    layout.image_name_with_digest_file,
+                    spec.references,
+                )
+                report.pushed = True
+                report.digest = result.digest
+                report.image = result.image
+            hooks.after_build(sandbox, layout, report)
+            _collect(sandbox, spec, layout, report)
+            phases.start("Clean up")
+    finally:
+        runner.flush_untrusted()
+        phases.end()
 
 
 def _annotate_failure(
@@ -216,6 +260,9 @@ def main(script: str, argv: Sequence[str]) -> int:
     except ActionError as e:
         Runner(os.environ).error(str(e), title=e.title)
         return 1
+    parent = sudo_parent()
+    if parent is not None:
+        follow_parent(parent)
     return run(os.environ)
 
 
@@ -233,9 +280,51 @@ def _publish(spec: BuildSpec, runner: Runner, report: BuildReport) -> None:
     runner.set_output("metadata", report.metadata())
 
 
+def _build_all(
+    spec: BuildSpec,
+    env: Mapping[str, str],
+    runner: Runner,
+    phases: Phases,
+    report: BuildReport,
+    credentials: tuple[DockerConfig, HelperEnvironment],
+    cancel: CancelState,
+) -> None:
+    """One build, or one per platform (multiplatform.py), after checking that the runner can
+    run each platform's RUN steps."""
+    host = runner_platform()
+    named = spec.platforms or ((spec.platform,) if spec.platform else ())
+    targets = [parse_platform("platforms", p) for p in named]
+    check_emulation(spec, targets or [host], host, work_base(env), cancel)
+    access: RegistryAccess = registry_access(spec, *credentials, runner)
+
+    def announce(text: str) -> None:
+        phases.end()
+        runner.echo(text)
+
+    def build_one(one: BuildSpec, part: BuildReport, on_image: OnImage | None) -> None:
+        hooks = BuildHooks(one, env, runner, access, credentials[1], cancel, on_image)
+        build(one, env, runner, phases, part, credentials, cancel, hooks)
+
+    if spec.platforms:
+        build_platforms(
+            spec, host, build_one, access, runner, report, work_base(env), cancel,
+            on_push=lambda: phases.start("Push"), announce=announce,
+        )  # fmt: skip
+    else:
+        build_one(with_platform(spec, targets[0], host) if targets else spec, report, None)
+
+
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
-    """Entry point shared by the action and the command line; returns the exit status."""
-    runner = runner or Runner(env)
+    """Entry point shared by the action and the command line; returns the exit status.
+
+    SIGINT, SIGTERM and SIGHUP (a cancelled workflow run) end it as Cancelled from the first
+    moment; see cancellation.
+    """
+    with cancellation() as cancel:
+        return _run(env, runner or Runner(env), cancel)
+
+
+def _run(env: Mapping[str, str], runner: Runner, cancel: CancelState) -> int:
     started = time.monotonic()
     phases = runner.phases()
     report = BuildReport()
@@ -246,18 +335,20 @@ def run(env: Mapping[str, str], runner: Runner | None = None) -> int:
         raw = read_raw_inputs(env)
         if raw["password"]:
             runner.mask(raw["password"])
-        spec = build_spec(raw, workspace_of(env))
+        spec = build_spec(raw, workspace_of(env), env.get("RUNNER_TEMP") or None, env)
+        for text in texts_to_mask(spec.secrets, env):
+            runner.mask(text)
         check_executor_dir(spec.executor_dir)
         config = merge_config(
             load_runner_config(env), spec.login, available_helpers(spec.executor_dir)
         )
-        helper_env = helper_environment(env)
+        helper_env = helper_environment(env, (*INJECTED, PurePosixPath("/kaniko")))
         mask_secrets(spec, runner, config, helper_env)
         for warning in [*spec.warnings, *config.warnings]:
             runner.warning(warning)
         report.destinations = list(spec.destinations)
         report.cache_enabled = spec.cache
-        build(spec, env, runner, phases, report, (config, helper_env))
+        _build_all(spec, env, runner, phases, report, (config, helper_env), cancel)
     except Cancelled as e:
         phases.end()
         runner.error(str(e), title=e.title)

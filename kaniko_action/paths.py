@@ -79,18 +79,58 @@ def _absolute(workspace: Path, value: str) -> Path:
     return Path(os.path.normpath(path if path.is_absolute() else workspace / path))
 
 
-def output_path(name: str, workspace: Path, value: str) -> Path | None:
-    """Where an output file or directory goes: relative to the workspace, or absolute."""
+OCI_LAYOUT_MARKER = "oci-layout"
+_WORKDIR_NAMES = ("kaniko-build-", ".kaniko-build-new-")
+
+
+def output_path(
+    name: str, workspace: Path, value: str, runner_temp: Path | None = None
+) -> Path | None:
+    """Where an output file or directory goes, as a real path inside the workspace (or
+    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+
+    Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
+    redirect the write. An existing directory is never replaced, except an OCI layout that
+    an earlier build wrote to the same `oci-layout-path`.
+    """
     if not value:
         return None
-    path = _absolute(workspace, value)
-    if path == Path("/") or path == workspace:
-        raise InputError(name, f"'{value}' would replace {path}")
-    if path.is_dir() and name == "tar-path":
-        raise InputError(name, f"'{value}' is a directory; give a file name")
-    if path.exists() and not path.is_dir() and name == "oci-layout-path":
-        raise InputError(name, f"'{value}' exists and is not a directory")
-    return path
+    lexical = _absolute(workspace, value)
+    real = Path(os.path.realpath(lexical))
+    bases = [workspace] + ([runner_temp] if runner_temp is not None else [])
+    inside = [b for b in bases if is_within(real, b) and real != b]
+    if not inside:
+        allowed = "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
+        shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
+        raise InputError(name, f"'{value}' resolves to {shown}, which is not inside {allowed}")
+    if runner_temp is not None and is_within(real, runner_temp) and not is_within(real, workspace):
+        first = real.relative_to(runner_temp).parts[0]
+        if first.startswith(_WORKDIR_NAMES):
+            raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
+    if name == "tar-path" and os.path.lexists(real):
+        if os.path.isdir(real):
+            raise InputError(name, f"'{value}' is a directory; give a file name")
+        if not os.path.isfile(real):
+            raise InputError(name, f"'{value}' exists and is not a regular file")
+    if name == "oci-layout-path" and os.path.lexists(real):
+        if not os.path.isdir(real):
+            raise InputError(name, f"'{value}' exists and is not a directory")
+        if os.listdir(real) and not os.path.isfile(real / OCI_LAYOUT_MARKER):
+            raise InputError(
+                name,
+                f"'{value}' is a directory that is not empty and holds no OCI layout; "
+                "choose a new path (an existing directory is never replaced)",
+            )
+    return real
+
+
+def output_base(path: Path, workspace: Path, runner_temp: Path | None) -> Path:
+    """The directory (workspace or RUNNER_TEMP) an output path was confined to."""
+    if is_within(path, workspace):
+        return workspace
+    if runner_temp is not None and is_within(path, runner_temp):
+        return runner_temp
+    raise ValueError(f"{path} is outside {workspace}")
 
 
 def runner_dir(name: str, workspace: Path, value: str) -> Path | None:

@@ -1,41 +1,47 @@
-"""Running the executor inside the chroot and making sure nothing of it outlives the build."""
+"""Running the executor inside the chroot, and making sure nothing of it outlives the build."""
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import os
+import select
 import signal
 import subprocess
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from pathlib import Path
-from types import FrameType
 
 from .argv import Invocation
-from .errors import Cancelled
+from .cancellation import CancelState
+from .errors import SandboxError
 
-KILL_GRACE_SECONDS = 5.0
+TERM_GRACE_SECONDS = 1.0
+KILL_DEADLINE_SECONDS = 60.0
 # Go runs package initialisers (where kaniko resolves /proc/self/exe) long before this.
 STARTUP_SECONDS = 1.0
+# After the executor and everything in the chroot are gone, the pipe reaches EOF at once;
+# this only bounds a writer that escaped the chroot.
+DRAIN_SECONDS = 2.0
+POLL_SECONDS = 0.2
+MAX_LINE_BYTES = 65536
+
+_PR_SET_PDEATHSIG = 1
+_CAP_SYS_CHROOT_HINT = (
+    "the runner cannot chroot: it needs the SYS_CHROOT capability "
+    "(securityContext.capabilities.add: [SYS_CHROOT] in the runner pod)"
+)
 
 
-class _Once:
-    def __init__(self, action: Callable[[], None]) -> None:
-        self._action = action
-        self._lock = threading.Lock()
-        self._done = False
+def _enter_chroot(root: str, parent: int) -> Callable[[], None]:
+    libc = ctypes.CDLL(None, use_errno=True)
 
-    def __call__(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-        self._action()
-
-
-def _enter_chroot(root: str) -> Callable[[], None]:
     def enter() -> None:
+        # Die with the action: a SIGKILLed action must not leave kaniko building and pushing.
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(125)
         os.chroot(root)
         os.chdir("/")
         os.umask(0o022)
@@ -43,16 +49,20 @@ def _enter_chroot(root: str) -> Callable[[], None]:
     return enter
 
 
-def _session_of(pid: int) -> int | None:
-    """The session id of a live process; None for a zombie or a process that is gone."""
+def _stat_fields(pid: int) -> list[str] | None:
     try:
         with open(f"/proc/{pid}/stat", encoding="utf-8", errors="replace") as f:
             data = f.read()
     except OSError:
         return None
-    # Fields after the command name, which is in parentheses and may contain spaces.
-    fields = data[data.rfind(")") + 2 :].split()
-    if len(fields) < 4 or fields[0] in ("Z", "X"):
+    # Fields after the command name, which is in parentheses and may contain anything.
+    return data[data.rfind(")") + 2 :].split()
+
+
+def _session_of(pid: int) -> int | None:
+    """The session id of a live process; None for a zombie or a process that is gone."""
+    fields = _stat_fields(pid)
+    if fields is None or len(fields) < 4 or fields[0] in ("Z", "X"):
         return None
     return int(fields[3])
 
@@ -64,8 +74,17 @@ def _root_of(pid: int) -> str | None:
         return None
 
 
+def _inside(path: str, prefix: str) -> bool:
+    if path.endswith(" (deleted)"):
+        path = path[: -len(" (deleted)")]
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def processes_of(session: int | None, root: Path) -> list[int]:
-    """Processes in the executor's session, or whose root directory is inside the chroot."""
+    """Live processes in the executor's session, or whose root directory is inside `root`.
+
+    `root` must be a real path (no symlinks), as /proc/PID/root shows it.
+    """
     found: list[int] = []
     prefix = str(root).rstrip("/")
     me = os.getpid()
@@ -77,56 +96,139 @@ def processes_of(session: int | None, root: Path) -> list[int]:
         if session_id is None:
             continue
         proc_root = _root_of(pid)
-        in_chroot = proc_root is not None and (
-            proc_root == prefix or proc_root.startswith(prefix + "/")
-        )
-        if in_chroot or session_id == session:
+        if (proc_root is not None and _inside(proc_root, prefix)) or (
+            session is not None and session_id == session
+        ):
             found.append(pid)
     return found
 
 
-def terminate(session: int | None, root: Path, grace: float = KILL_GRACE_SECONDS) -> None:
-    """SIGTERM, then SIGKILL, every process of the build; returns when none is left.
+def _signal_all(pids: list[int] | set[int], sig: int) -> None:
+    for pid in pids:
+        with suppress(ProcessLookupError):
+            os.kill(pid, sig)
 
-    Zombies do not count (processes_of skips them): the caller reaps its own child.
+
+def _wait_gone(session: int | None, root: Path, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while processes_of(session, root):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def terminate(
+    session: int | None,
+    root: Path,
+    grace: float = TERM_GRACE_SECONDS,
+    deadline: float = KILL_DEADLINE_SECONDS,
+) -> None:
+    """Stop every process of the build; returns only when none is left.
+
+    SIGTERM first, briefly. Then, until none is left: stop every process found with SIGSTOP
+    (a stopped process cannot fork) until a scan finds no new one, SIGKILL them all, wait.
+    A RUN step that ignores SIGTERM and forks in a loop is thus caught whole. Zombies do not
+    count (processes_of skips them): the caller reaps its own child.
     """
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        pids = processes_of(session, root)
-        if not pids:
+    pids = processes_of(session, root)
+    if not pids:
+        return
+    _signal_all(pids, signal.SIGTERM)
+    if _wait_gone(session, root, grace):
+        return
+    give_up = time.monotonic() + deadline
+    while time.monotonic() < give_up:
+        stopped: set[int] = set()
+        while True:
+            fresh = set(processes_of(session, root)) - stopped
+            if not fresh:
+                break
+            _signal_all(fresh, signal.SIGSTOP)
+            stopped |= fresh
+        if not stopped:
             return
-        for pid in pids:
-            with suppress(ProcessLookupError):
-                os.kill(pid, sig)
-        deadline = time.monotonic() + (grace if sig == signal.SIGTERM else 10.0)
-        while time.monotonic() < deadline and processes_of(session, root):
-            time.sleep(0.05)
+        _signal_all(stopped, signal.SIGKILL)
+        if _wait_gone(session, root, 2.0):
+            return
+    left = processes_of(session, root)
+    if left:
+        raise SandboxError(
+            f"processes of the build survived SIGKILL for {deadline:.0f}s: "
+            f"{', '.join(map(str, left))}"
+        )
 
 
-@contextmanager
-def cancellation() -> Iterator[None]:
-    """Turn SIGINT and SIGTERM (a cancelled workflow run) into a Cancelled exception."""
-
-    fired: list[int] = []
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        # Only the first signal interrupts; later ones (the runner follows SIGINT with
-        # SIGTERM) must not cut the clean-up short.
-        if not fired:
-            fired.append(signum)
-            raise Cancelled(signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+def _spawn(root: Path, invocation: Invocation) -> subprocess.Popen[bytes]:
     try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+        return subprocess.Popen(
+            list(invocation.argv),
+            env=invocation.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_enter_chroot(str(root), os.getpid()),
+            start_new_session=True,
+            close_fds=True,
+        )
+    except subprocess.SubprocessError as e:
+        # preexec_fn failed: chroot (or chdir) was refused.
+        raise SandboxError(_CAP_SYS_CHROOT_HINT) from e
+    except PermissionError as e:
+        raise SandboxError(f"{_CAP_SYS_CHROOT_HINT} ({e.strerror})") from e
+
+
+class _Lines:
+    """Splits a byte stream into lines as they complete, delivered in batches."""
+
+    def __init__(self, on_lines: Callable[[list[str]], None]) -> None:
+        self.on_lines = on_lines
+        self.pending = b""
+        self.seen = False
+
+    def feed(self, data: bytes) -> None:
+        self.seen = True
+        self.pending += data
+        *complete, self.pending = self.pending.split(b"\n")
+        if len(self.pending) > MAX_LINE_BYTES:
+            # Output without line ends is shown in pieces, not kept in memory.
+            complete.append(self.pending)
+            self.pending = b""
+        if complete:
+            self.on_lines([_text(raw) for raw in complete])
+
+    def close(self) -> None:
+        if self.pending:
+            self.on_lines([_text(self.pending)])
+            self.pending = b""
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r")
+
+
+def _read_available(fd: int, lines: _Lines, timeout: float) -> bool:
+    """Read what the pipe has within `timeout`; False at EOF."""
+    ready, _, _ = select.select([fd], [], [], timeout)
+    if not ready:
+        return True
+    try:
+        data = os.read(fd, 65536)
+    except OSError as e:
+        if e.errno in (errno.EAGAIN, errno.EINTR):
+            return True
+        raise
+    if not data:
+        return False
+    lines.feed(data)
+    return True
 
 
 def run_in_chroot(
     root: Path,
     invocation: Invocation,
-    on_line: Callable[[str], None],
+    on_lines: Callable[[list[str]], None],
+    cancel: CancelState,
     on_started: Callable[[], None] = lambda: None,
 ) -> int:
     """Run the executor chrooted into `root`, streaming its output; returns its exit status.
@@ -134,32 +236,58 @@ def run_in_chroot(
     The executable path only exists inside the chroot, so if entering it failed the exec
     fails too: the executor can never start against the runner's own `/`.
 
-    `on_started` runs once the executor is past its start-up: at its first line of output,
-    or after STARTUP_SECONDS, whichever comes first.
+    The executor's exit ends the wait, not the end of its output: a RUN step may leave a
+    process behind that holds the pipe. Everything left in the chroot is then stopped, and
+    the output drained. `on_started` runs once the executor is past its start-up: at its
+    first line of output, or after STARTUP_SECONDS, whichever comes first.
+
+    A cancellation raises out of the wait; the executor and everything it started are
+    stopped before that exception leaves this function.
     """
-    proc = subprocess.Popen(
-        list(invocation.argv),
-        env=invocation.env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_enter_chroot(str(root)),
-        start_new_session=True,
-        close_fds=True,
-    )
-    started = _Once(on_started)
-    timer = threading.Timer(STARTUP_SECONDS, started)
-    timer.daemon = True
-    timer.start()
+    lines = _Lines(on_lines)
+    proc: subprocess.Popen[bytes] | None = None
     try:
+        # A signal during the start is raised when the shield ends: inside this try, with
+        # the process already registered for the clean-up below.
+        with cancel.shielded():
+            proc = _spawn(root, invocation)
         assert proc.stdout is not None
-        for raw in proc.stdout:
-            started()
-            on_line(raw.decode("utf-8", errors="replace").rstrip("\n"))
-        return proc.wait()
+        status = _watch(proc, proc.stdout.fileno(), lines, on_started)
     finally:
-        timer.cancel()
-        # RUN steps run in process groups of their own; anything left in the session or
-        # the chroot goes now, before the chroot is deleted.
-        terminate(proc.pid, root)
-        proc.wait()
+        if proc is not None:
+            with cancel.shielded():
+                _stop_and_drain(proc, root, lines)
+    return status
+
+
+def _watch(
+    proc: subprocess.Popen[bytes], fd: int, lines: _Lines, on_started: Callable[[], None]
+) -> int:
+    """Show the output until the executor exits; returns its status."""
+    started_at = time.monotonic()
+    started = False
+    open_pipe = True
+    while proc.poll() is None:
+        if open_pipe:
+            open_pipe = _read_available(fd, lines, POLL_SECONDS)
+        else:
+            time.sleep(POLL_SECONDS)
+        if not started and (lines.seen or time.monotonic() - started_at >= STARTUP_SECONDS):
+            started = True
+            on_started()
+    return proc.returncode
+
+
+def _stop_and_drain(proc: subprocess.Popen[bytes], root: Path, lines: _Lines) -> None:
+    """Stop what is left in the session or chroot, reap the executor, show the rest."""
+    # RUN steps run in process groups and sessions of their own; anything left in the
+    # session or the chroot goes now, before the output is drained.
+    terminate(proc.pid, root)
+    proc.wait()
+    assert proc.stdout is not None
+    deadline = time.monotonic() + DRAIN_SECONDS
+    with suppress(OSError):
+        while time.monotonic() < deadline and _read_available(proc.stdout.fileno(), lines, 0.1):
+            pass
+    lines.close()
+    proc.stdout.close()

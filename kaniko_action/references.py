@@ -11,13 +11,16 @@ DOCKER_HUB = "index.docker.io"
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
-_TAG = r"[\w][\w.-]{0,127}"
+_TAG = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 _DIGEST = r"[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}"
+# The distribution grammar's character classes are ASCII (re.ASCII keeps `\w`-like classes
+# from admitting other scripts); `\Z`, unlike `$`, does not match before a final newline.
 _REFERENCE = re.compile(
     rf"^(?:(?P<host>{_HOST})/)?(?P<path>{_COMPONENT}(?:/{_COMPONENT})*)"
-    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?$"
+    rf"(?::(?P<tag>{_TAG}))?(?:@(?P<digest>{_DIGEST}))?\Z",
+    re.ASCII,
 )
-_HOSTPORT = re.compile(rf"^{_HOST}$")
+_HOSTPORT = re.compile(rf"^{_HOST}\Z", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ def parse_reference(input_name: str, value: str) -> Reference:
         # "org/app" style: the first component is part of the path, not a registry.
         path = f"{host}/{path}"
         host = None
-        if not re.fullmatch(rf"{_COMPONENT}(?:/{_COMPONENT})*", path):
+        if not re.fullmatch(rf"{_COMPONENT}(?:/{_COMPONENT})*", path, re.ASCII):
             raise InputError(input_name, f"'{value}' is not a valid image reference")
     if not 2 <= len(path) <= 255:
         # kaniko (go-containerregistry) refuses these only when it is about to push.

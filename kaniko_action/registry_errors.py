@@ -11,11 +11,14 @@ _QUOTED_REF = re.compile(r"\"([a-z0-9.-]+(?::\d+)?)/[^\"]+\"")
 # (pattern, explanation) in order of precedence; {registry} is filled in.
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (
-        re.compile(r"server gave HTTP response to HTTPS client"),
+        re.compile(r"server gave HTTP response to HTTPS client|WRONG_VERSION_NUMBER"),
         "registry {registry} speaks plain HTTP: list it in 'insecure-registries'",
     ),
     (
-        re.compile(r"certificate signed by unknown authority|failed to verify certificate"),
+        re.compile(
+            r"certificate signed by unknown authority|failed to verify certificate|"
+            r"unable to get local issuer certificate|self[- ]signed certificate"
+        ),
         "registry {registry} presented a TLS certificate from an unknown CA: give its CA with "
         "'registry-certificates: {registry}=path/to/ca.pem' (or, for a test registry only, "
         "'skip-tls-verify-registries')",
@@ -26,14 +29,20 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
         "certificate was issued for",
     ),
     (
-        re.compile(r"tls: certificate required|tls: bad certificate|tls: unknown certificate"),
+        re.compile(
+            r"tls: certificate required|tls: bad certificate|tls: unknown certificate|"
+            r"ALERT_CERTIFICATE_REQUIRED|ALERT_BAD_CERTIFICATE|ALERT_UNKNOWN_CA"
+        ),
         "registry {registry} requires a TLS client certificate: give one with "
         "'registry-client-certs: {registry}=cert.pem,key.pem'",
     ),
     (
         # TLS 1.3 servers reject a missing client certificate after the handshake, which the
         # client sees as a dropped connection.
-        re.compile(r"broken pipe|connection reset by peer|client conn could not be established"),
+        re.compile(
+            r"(?i)broken pipe|connection reset by peer|client conn could not be established|"
+            r"UNEXPECTED_EOF_WHILE_READING|EOF occurred in violation of protocol"
+        ),
         "registry {registry} dropped the connection: if it requires a TLS client certificate, "
         "give one with 'registry-client-certs: {registry}=cert.pem,key.pem'",
     ),
@@ -49,8 +58,9 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (
         re.compile(
-            r"connection refused|no such host|i/o timeout|network is unreachable|"
-            r"no route to host|context deadline exceeded"
+            r"(?i)connection refused|no such host|i/o timeout|network is unreachable|"
+            r"no route to host|context deadline exceeded|name or service not known|"
+            r"temporary failure in name resolution|timed out"
         ),
         "registry {registry} is unreachable from the runner: check the host name, port and "
         "network (the build uses the runner's DNS and /etc/hosts)",

@@ -20,18 +20,30 @@ class BuildReport:
     cache_misses: int = 0
     tar_path: str | None = None
     oci_layout_path: str | None = None
+    oci_tar_path: str | None = None
+    # Multi-platform builds: each platform's manifest digest and image ID, and the index type.
+    platforms: list[dict[str, str]] = field(default_factory=list)
+    index_media_type: str | None = None
     phases: dict[str, float] = field(default_factory=dict)
     duration: float = 0.0
     failure: str | None = None
     failure_location: str | None = None
 
     def metadata(self) -> str:
+        descriptor = (
+            {"mediaType": self.index_media_type, "digest": self.digest}
+            if self.index_media_type and self.digest
+            else None
+        )
         return json.dumps(
             {
                 "destinations": self.destinations if self.pushed else [],
                 "digest": self.digest,
                 "containerimage.digest": self.digest,
-                "containerimage.config.digest": self.image_id,
+                # An index has no configuration; buildx leaves this out for several platforms.
+                "containerimage.config.digest": None if self.platforms else self.image_id,
+                "containerimage.descriptor": descriptor,
+                "platforms": self.platforms,
                 "image.name": ",".join(self.destinations),
                 "image": self.image,
                 "imageid": self.image_id,
@@ -44,6 +56,7 @@ class BuildReport:
                 },
                 "tar-path": self.tar_path,
                 "oci-layout-path": self.oci_layout_path,
+                "oci-tar-path": self.oci_tar_path,
                 "duration-seconds": round(self.duration, 3),
                 "phases": {k: round(v, 3) for k, v in self.phases.items()},
             },
@@ -52,7 +65,10 @@ class BuildReport:
 
 
 def _code(text: str) -> str:
-    return "`" + text.replace("`", "'").replace("|", "\\|") + "`"
+    """A Markdown code span on one table row: CR and LF (a line from a RUN step may hold
+    them) would end the row and let the rest be read as Markdown."""
+    flat = " ".join(text.replace("\r", "\n").split("\n"))
+    return "`" + flat.replace("`", "'").replace("|", "\\|") + "`"
 
 
 def summary_markdown(report: BuildReport) -> str:
@@ -70,6 +86,8 @@ def summary_markdown(report: BuildReport) -> str:
         rows.append(("Image", _code(report.image)))
     if report.image_id:
         rows.append(("Image ID", _code(report.image_id)))
+    for item in report.platforms:
+        rows.append((f"Platform {_code(item['platform'])}", _code(item["digest"])))
     for base in report.base_images:
         rows.append(("Base image", _code(base)))
     if report.cache_enabled:
@@ -80,6 +98,8 @@ def summary_markdown(report: BuildReport) -> str:
         rows.append(("Tarball", _code(report.tar_path)))
     if report.oci_layout_path:
         rows.append(("OCI layout", _code(report.oci_layout_path)))
+    if report.oci_tar_path:
+        rows.append(("OCI tarball", _code(report.oci_tar_path)))
     if report.kaniko_version:
         rows.append(("kaniko", _code(report.kaniko_version)))
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())

@@ -8,12 +8,16 @@ values in `name<<DELIMITER` blocks with a random delimiter.
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TextIO
+
+from .privileges import hand_back
 
 SUMMARY_LIMIT = 1024 * 1024
 
@@ -41,9 +45,33 @@ class Runner:
         self.out = out or sys.stdout
         self.in_actions = env.get("GITHUB_ACTIONS") == "true"
         self._masked: set[str] = set()
+        self._untrusted: list[str] = []
 
     def echo(self, line: str) -> None:
+        self.flush_untrusted()
         self.out.write(line + "\n")
+        self.out.flush()
+
+    def untrusted(self, line: str) -> None:
+        """Queue a line of build output: shown by the next flush, never read as a command."""
+        self._untrusted.append(line)
+
+    def flush_untrusted(self) -> None:
+        """Show queued build output between `::stop-commands::TOKEN` and `::TOKEN::`.
+
+        kaniko prints what RUN steps print; a Dockerfile could print `::add-mask::`,
+        `::error::` or `::stop-commands::` and the runner would obey. Inside the pair it
+        obeys nothing. The token is new each time and unknown to the build; the pair closes
+        with every batch, so the action's own commands, and later steps', keep working even
+        if the action is killed.
+        """
+        if not self._untrusted:
+            return
+        token = secrets.token_hex(16)
+        lines = self._untrusted
+        self._untrusted = []
+        body = "".join(f"{line}\n" for line in lines)
+        self.out.write(f"::stop-commands::{token}\n{body}::{token}::\n")
         self.out.flush()
 
     def issue(self, name: str, message: str, **properties: object) -> None:
@@ -78,7 +106,11 @@ class Runner:
         path = self.env.get(variable)
         if not path:
             return False
+        existed = os.path.lexists(path)
         with open(path, "a", encoding="utf-8") as f:
+            if not existed:
+                # Made by root for the runner (which normally creates these files itself).
+                hand_back(f.fileno(), Path(path).parent)
             f.write(text)
         return True
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
 from collections.abc import Collection
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
+from . import guardian, workdirs
+from .cancellation import CancelState
 from .certs import merge_bundles, runner_bundle
 from .errors import SandboxError
 from .filecopy import Copier
-from .fsutil import CrossesMount, remove_tree
+from .guardian import Guardian
 from .layout import INJECTED, ChrootLayout, host_path
+from .teardown import CHROOT_NAME, teardown
+from .workdirs import WorkDir
 
 # (name, major, minor, mode) as on any Linux system.
 DEVICES = (
@@ -31,7 +34,6 @@ _FALLBACK_ETC = {
     "nsswitch.conf": "hosts: files dns\n",
     "resolv.conf": "",
 }
-WORKDIR_PREFIX = "kaniko-build-"
 HELPER_PREFIX = "docker-credential-"
 
 
@@ -89,22 +91,42 @@ def mountinfo_text(paths: tuple[PurePosixPath, ...]) -> str:
 
 
 class Sandbox:
-    """A work directory holding the chroot; a context manager that always removes it."""
+    """A work directory holding the chroot; a context manager that always removes it.
 
-    def __init__(self, base_dir: Path) -> None:
+    `base_dir` must be a real path: processes and mounts of the build are recognised by the
+    chroot's path as the kernel reports it.
+    """
+
+    def __init__(self, base_dir: Path, cancel: CancelState) -> None:
         self.base_dir = base_dir
+        self.cancel = cancel
         self.workdir: Path | None = None
+        self._lock: WorkDir | None = None
+        self._guardian: Guardian | None = None
+        self.reaped: list[Path] = []
 
     @property
     def root(self) -> Path:
         if self.workdir is None:
             raise SandboxError("sandbox not created")
-        return self.workdir / "root"
+        return self.workdir / CHROOT_NAME
 
     def __enter__(self) -> Sandbox:
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.workdir = Path(tempfile.mkdtemp(prefix=WORKDIR_PREFIX, dir=self.base_dir))
-        os.mkdir(self.root, 0o755)
+        try:
+            # A signal during creation is raised as the shield ends, still inside this try:
+            # what was created is removed before the exception leaves (no __exit__ follows
+            # a failed __enter__).
+            with self.cancel.shielded():
+                self.base_dir.mkdir(parents=True, exist_ok=True)
+                # Work directories of builds that were killed (their lock is free) go first.
+                self.reaped = workdirs.reap(self.base_dir, teardown)
+                self._lock = workdirs.create(self.base_dir)
+                self.workdir = self._lock.path
+                self._guardian = guardian.start(self.workdir, keep_fds=(self._lock.lock_fd,))
+                os.mkdir(self.root, 0o755)
+        except BaseException:
+            self.remove()
+            raise
         return self
 
     def __exit__(
@@ -116,13 +138,23 @@ class Sandbox:
         self.remove()
 
     def remove(self) -> None:
+        """Stop the build's processes, detach its mounts, delete the work directory.
+
+        Signals do not interrupt this; one that arrives is raised afterwards.
+        """
         if self.workdir is None:
             return
-        try:
-            remove_tree(self.workdir)
-        except CrossesMount as e:
-            raise SandboxError(str(e)) from e
-        self.workdir = None
+        with self.cancel.shielded():
+            try:
+                teardown(self.workdir)
+            finally:
+                self.workdir = None
+                if self._guardian is not None:
+                    self._guardian.dismiss()
+                    self._guardian = None
+                if self._lock is not None:
+                    self._lock.release()
+                    self._lock = None
 
     def path(self, inside: PurePosixPath) -> Path:
         return Path(host_path(str(self.root), inside))

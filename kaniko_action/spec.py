@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .build_secrets import BuildSecret, parse_secrets
 from .compat import translate
 from .credentials import Login
 from .errors import InputError
 from .inputs import parse_bool, parse_list, parse_pairs
-from .paths import BuildPaths, output_path, resolve_paths, runner_dir, runner_file
+from .outputs import OutputPlan, parse_outputs
+from .paths import (
+    OCI_LAYOUT_MARKER,
+    BuildPaths,
+    is_within,
+    output_path,
+    resolve_paths,
+    runner_dir,
+    runner_file,
+)
+from .platforms import parse_platform, parse_platforms
 from .references import Reference, check_registry_host, parse_reference
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
 SNAPSHOT_MODES = ("full", "redo", "time")
 _GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
-_PLATFORM = re.compile(r"^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9]+)?$")
 _HOST_ENTRY = re.compile(r"^([A-Za-z0-9.-]+)[:=]([0-9A-Fa-f.:]+)$")
 
 # Executor flags the action sets itself, and the input to use instead of each.
@@ -56,6 +67,7 @@ OWNED_FLAGS: Mapping[str, str] = {
     "force": "(nothing: the action always sets it)",
     "registry-certificate": "registry-certificates",
     "registry-client-cert": "registry-client-certs",
+    "secret": "secrets",
 }
 
 
@@ -84,6 +96,7 @@ class BuildSpec:
     verbosity: str = "info"
     tar_path: Path | None = None
     oci_layout_path: Path | None = None
+    runner_temp: Path | None = None
     extra_args: tuple[str, ...] = ()
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
@@ -91,13 +104,22 @@ class BuildSpec:
     login: Login | None = None
     registry_certificates: tuple[tuple[str, Path], ...] = ()
     registry_client_certs: tuple[tuple[str, Path, Path], ...] = ()
+    # Several platforms: one build each, pushed as one image index (multiplatform.py).
+    platforms: tuple[str, ...] = ()
+    secrets: tuple[BuildSecret, ...] = field(default=(), repr=False)
+    oci_tar_path: Path | None = None
 
 
-def _destinations(raw: Mapping[str, str]) -> tuple[list[str], list[Reference]]:
+def _destinations(
+    raw: Mapping[str, str], names: tuple[str, ...] = ()
+) -> tuple[list[str], list[Reference]]:
     destinations: list[str] = []
     references: list[Reference] = []
     for value in parse_list(raw["tags"]):
         references.append(parse_reference("tags", value))
+        destinations.append(value)
+    for value in names:
+        references.append(parse_reference("outputs", value))
         destinations.append(value)
     image = raw["image"]
     if image:
@@ -122,22 +144,53 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _check_owned(number: int, flag: str) -> None:
+    if flag in OWNED_FLAGS:
+        shown = ("-" if len(flag) == 1 else "--") + flag
+        raise InputError(
+            "kaniko-args",
+            f"line {number}: '{shown}' is set by the action: use {_input_of(flag)} instead",
+        )
+
+
 def _extra_args(value: str) -> tuple[str, ...]:
+    """One flag per line: `--flag`, `--flag=value`, `--flag value`, `-x value`, `-xvalue`.
+
+    Every form is checked against the flags the action owns, single-dash ones included
+    (`-dVALUE` is `--destination=VALUE` to the executor). A line never yields a second flag:
+    a value after a space that starts with `-` is refused. Errors name the line number and
+    the flag, never the value.
+    """
     args: list[str] = []
-    for line in parse_list(value, commas=False):
-        if not line.startswith("-"):
-            raise InputError("kaniko-args", f"'{line}' is not a flag (one --flag[=value] per line)")
-        flag = line.lstrip("-").split("=", 1)[0].split(" ", 1)[0]
-        if flag in OWNED_FLAGS:
-            shown = ("-" if len(flag) == 1 else "--") + flag
+    for number, raw in enumerate(value.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("-") or line.strip("-") == "":
             raise InputError(
-                "kaniko-args", f"'{shown}' is set by the action: use {_input_of(flag)} instead"
+                "kaniko-args", f"line {number} is not a flag (one --flag[=value] per line)"
             )
-        if "=" not in line and " " in line:
-            # `--flag value` on one line: keep flag and value as separate arguments.
-            args.extend(shlex.split(line))
-        else:
+        head = line.split(None, 1)[0]
+        # pflag reads `-dVALUE`, `-d=VALUE` and `-d VALUE` alike: after a single dash the
+        # first letter is the flag (every shorthand of the executor takes a value).
+        flag = head[2:].split("=", 1)[0] if line.startswith("--") else head[1]
+        _check_owned(number, flag)
+        if "=" in head or (" " not in line and "\t" not in line):
+            # `--flag=value` (the value may hold spaces) or a lone flag: one argument.
             args.append(line)
+            continue
+        rest = line.split(None, 1)[1].strip()
+        try:
+            values = shlex.split(rest)
+        except ValueError as e:
+            raise InputError("kaniko-args", f"line {number}: {e}") from e
+        if len(values) != 1 or values[0].startswith("-"):
+            raise InputError(
+                "kaniko-args",
+                f"line {number}: one flag and at most one value per line (quote a value "
+                "that holds spaces)",
+            )
+        args.extend([head, values[0]])
     return tuple(args)
 
 
@@ -211,11 +264,74 @@ def _certificates(
     return tuple(cas), tuple(clients)
 
 
-def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
-    """Validate every input and resolve paths; raises InputError naming the first bad input."""
-    compat = translate(raw)
+def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool:
     push = parse_bool("push", raw["push"])
-    destinations, references = _destinations(raw)
+    if plan is None:
+        return push
+    if plan.push and not push:
+        raise InputError("outputs", "pushes (type=registry or push=true) while 'push' is false")
+    # With `outputs`, they decide: 'push' defaults to true here, false in build-push-action.
+    return plan.push
+
+
+def _output_file(
+    name: str,
+    workspace: Path,
+    runner_temp: Path | None,
+    given: str,
+    from_outputs: str | None,
+    directory: bool,
+) -> Path | None:
+    """An output path from its own input (`name`) or from `outputs`, not both; confined to
+    the workspace or RUNNER_TEMP either way."""
+    if given and from_outputs:
+        raise InputError("outputs", f"writes what '{name}' also names; give only one of them")
+    if not from_outputs:
+        return output_path(name, workspace, given, runner_temp) if name else None
+    path = output_path("outputs", workspace, from_outputs, runner_temp)
+    if path is None or not os.path.lexists(path):
+        return path
+    if not directory and not path.is_file():
+        raise InputError("outputs", f"'{from_outputs}' exists and is not a file")
+    if directory and not path.is_dir():
+        raise InputError("outputs", f"'{from_outputs}' exists and is not a directory")
+    if directory and os.listdir(path) and not (path / OCI_LAYOUT_MARKER).is_file():
+        raise InputError(
+            "outputs",
+            f"'{from_outputs}' is a directory that is not empty and holds no OCI layout; "
+            "choose a new path (an existing directory is never replaced)",
+        )
+    return path
+
+
+def _platforms(raw: Mapping[str, str], listed: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """(the one platform, or the several) from `platform` and `platforms`."""
+    several = parse_platforms("platforms", listed)
+    single = parse_platform("platform", raw["platform"]) if raw["platform"] else None
+    if single is not None and several and (len(several) > 1 or several[0] != single):
+        raise InputError(
+            "platforms", f"'{raw['platforms']}' differs from 'platform' ('{raw['platform']}')"
+        )
+    if len(several) > 1:
+        return None, tuple(str(p) for p in several)
+    chosen = single or (several[0] if several else None)
+    return (str(chosen) if chosen else None), ()
+
+
+def build_spec(
+    raw: Mapping[str, str],
+    workspace: str,
+    runner_temp: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BuildSpec:
+    """Validate every input and resolve paths; raises InputError naming the first bad input.
+
+    `env` is the action's environment, where `secret-envs` finds its variables.
+    """
+    compat = translate(raw)
+    plan = parse_outputs(raw["outputs"])
+    push = _push(raw, plan)
+    destinations, references = _destinations(raw, plan.names if plan else ())
     if push and not destinations:
         raise InputError("tags", "no destination: set 'tags' or 'image', or set 'push: false'")
     for ref, dest in zip(references, destinations):
@@ -247,12 +363,7 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
     if cache_ttl is not None and not _GO_DURATION.match(cache_ttl):
         raise InputError("cache-ttl", f"'{cache_ttl}' is not a duration such as 6h or 30m")
 
-    platform = raw["platform"] or None
-    if platform and compat.platform and platform != compat.platform:
-        raise InputError("platforms", f"'{compat.platform}' differs from 'platform' ('{platform}')")
-    platform = platform or compat.platform
-    if platform is not None and not _PLATFORM.match(platform):
-        raise InputError("platform", f"'{platform}' is not os/arch[/variant], e.g. linux/arm64")
+    platform, platforms = _platforms(raw, compat.platforms)
 
     push_retry: int | None = None
     if raw["push-retry"]:
@@ -268,10 +379,34 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         add_hosts.append((match.group(1), match.group(2)))
 
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
-    tar_path = output_path("tar-path", paths.workspace, raw["tar-path"])
-    oci_path = output_path("oci-layout-path", paths.workspace, raw["oci-layout-path"])
+    ws = paths.workspace
+    temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
+    docker_tar, oci_dir, oci_tar = (
+        (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
+    )
+    tar_path = _output_file("tar-path", ws, temp, raw["tar-path"], docker_tar, False)
+    oci_path = _output_file("oci-layout-path", ws, temp, raw["oci-layout-path"], oci_dir, True)
+    oci_tar_path = _output_file("", ws, temp, "", oci_tar, False)
+    written = [p for p in (tar_path, oci_path, oci_tar_path) if p is not None]
+    for i, one in enumerate(written):
+        for other in written[i + 1 :]:
+            if is_within(one, other) or is_within(other, one):
+                raise InputError(
+                    "outputs" if plan else "oci-layout-path",
+                    "two outputs overlap ('tar-path', 'oci-layout-path' or 'outputs'); give "
+                    "them separate paths",
+                )
     if tar_path is not None and not destinations:
-        raise InputError("tar-path", "needs a destination name in 'tags' or 'image'")
+        raise InputError(
+            "outputs" if docker_tar else "tar-path",
+            "needs a destination name in 'tags' or 'image'",
+        )
+    if tar_path is not None and platforms:
+        raise InputError(
+            "platforms",
+            "a docker tarball holds one platform; for several write an OCI layout "
+            "(type=oci,dest=FILE in 'outputs', or 'oci-layout-path')",
+        )
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     login = _login(raw, references)
     registry_certificates, registry_client_certs = _certificates(raw, paths.workspace)
@@ -301,6 +436,7 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
         tar_path=tar_path,
         oci_layout_path=oci_path,
+        runner_temp=temp,
         extra_args=_extra_args(raw["kaniko-args"]),
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
@@ -308,4 +444,7 @@ def build_spec(raw: Mapping[str, str], workspace: str) -> BuildSpec:
         login=login,
         registry_certificates=registry_certificates,
         registry_client_certs=registry_client_certs,
+        platforms=platforms,
+        secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}),
+        oci_tar_path=oci_tar_path,
     )

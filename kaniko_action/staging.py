@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from pathlib import Path, PurePosixPath
 
 from .context_staging import ContextReport, place_context
 from .filecopy import copy_tree
-from .fsutil import remove_tree, write_private
+from .fsutil import write_private
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
 from .spec import BuildSpec
@@ -23,9 +24,26 @@ def stage_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
         shutil.copy2(paths.dockerfile, dockerfile_dest)
         # kaniko reads <Dockerfile>.dockerignore before the context's .dockerignore.
         ignore = paths.dockerfile.with_name(paths.dockerfile.name + ".dockerignore")
-        if ignore.is_file():
-            shutil.copy2(ignore, dockerfile_dest.with_name(ignore.name))
+        copy_regular_nofollow(ignore, dockerfile_dest.with_name(ignore.name))
     return place_context(root, paths, layout)
+
+
+def copy_regular_nofollow(source: Path, dest: Path) -> bool:
+    """Copy `source` if it is a regular file itself, not a link to one; False if it is not.
+
+    The workspace holds whatever a pull request committed: a `<Dockerfile>.dockerignore`
+    that links to a runner file (a 0600 key, say) must not be read by root.
+    """
+    try:
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    with os.fdopen(fd, "rb") as src:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        with open(dest, "xb") as out:
+            shutil.copyfileobj(src, out)
+    return True
 
 
 def _copy_private(source: Path, dest: Path) -> None:
@@ -53,21 +71,3 @@ def stage_cache_dir(root: str, source: Path, layout: ChrootLayout) -> None:
     where the filesystem has them, never hard links, through which a RUN step appending to
     a cached layer would change the runner's cache."""
     copy_tree(source, host_path(root, layout.cache_dir))
-
-
-def _chown_tree(path: Path, uid: int, gid: int) -> None:
-    os.chown(path, uid, gid, follow_symlinks=False)
-    if path.is_dir() and not path.is_symlink():
-        for dirpath, dirnames, filenames in os.walk(path):
-            for name in dirnames + filenames:
-                os.chown(os.path.join(dirpath, name), uid, gid, follow_symlinks=False)
-
-
-def collect_output(source: Path, dest: Path, owner: Path) -> None:
-    """Move an output out of the chroot to `dest`, owned like the `owner` directory."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    remove_tree(dest)
-    shutil.move(str(source), str(dest))
-    st = owner.stat()
-    if os.geteuid() == 0:
-        _chown_tree(dest, st.st_uid, st.st_gid)

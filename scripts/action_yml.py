@@ -44,7 +44,9 @@ def render() -> str:
         "  steps:",
         "    - id: build",
         "      shell: bash",
-        '      run: python3 "$GITHUB_ACTION_PATH/entrypoint.py"',
+        "      # exec: a cancelled run signals the step's own process only (SIGINT, then",
+        "      # SIGTERM, then SIGKILL); the action must be that process, not a shell around it.",
+        '      run: exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"',
         "      env:",
     ]
     lines += [f"        {env_name(i.name)}: ${{{{ inputs.{i.name} }}}}" for i in INPUTS]

@@ -4,13 +4,16 @@ test registry; the workflow's own later steps read the action's outputs."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import pytest
 
 from .conftest import executor_dir
 from .support.act import ActProject, ActRun
-from .support.registry import Registry
+from .support.images import push_busybox_index
+from .support.registry import DOCKER_MANIFEST_LIST, Registry
+from .test_e2e_secrets import registry_blobs
 
 pytestmark = [pytest.mark.act, pytest.mark.e2e]
 
@@ -210,5 +213,81 @@ def test_build_push_action_workflow_with_only_uses_changed(
     # cache-from/cache-to type=registry became kaniko's cache repository.
     assert len(client.tags("act/bpa")) == 3
     assert "::warning" not in run.log
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
+
+
+def test_workflow_commands_printed_by_a_run_step_are_not_obeyed(
+    project: ActProject, registry: Registry, busybox_image: str
+) -> None:
+    """Through act's own command processing: a Dockerfile that prints `::set-output`,
+    `::add-mask::` and `::stop-commands::` changes neither the outputs nor the log."""
+    fake = "sha256:" + "e" * 64
+    project.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\n"
+        f"RUN echo '::set-output name=digest::{fake}'; echo '::add-mask::visibleword'; "
+        "echo '::stop-commands::attacker'\n"
+        "RUN echo 'the visibleword stays visible'\n",
+    )
+    project.workflow(tags=f"{registry.host}/act/commands:1", **common_inputs(registry))
+    run = project.run()
+    assert run.returncode == 0, run.log
+    manifest = registry.client().get_manifest("act/commands", "1")
+    assert run.result("digest") == manifest.digest != fake
+    assert "the visibleword stays visible" in run.log
+    assert_runner_dirs_clean(project, run)
+    assert_host_clean(run)
+
+
+def test_build_push_action_workflow_with_imageid_secrets_and_two_platforms(
+    project: ActProject, registry: Registry
+) -> None:
+    token = "act-Build-Token-5Hj2x9"
+    push_busybox_index(registry, "base/act-multi", "1")
+    base = registry.ref("base/act-multi", "1")
+    project.write(
+        "Dockerfile",
+        f"FROM --platform=$BUILDPLATFORM {base} AS build\n"
+        "ARG TARGETARCH\n"
+        "RUN --mount=type=secret,id=token sha256sum < /run/secrets/token > /token.sha"
+        " && echo $TARGETARCH > /arch\n"
+        f"FROM {base}\n"
+        "COPY --from=build /token.sha /arch /\n",
+    )
+    project.secrets({"BUILD_TOKEN": token})
+    project.workflow(
+        context=".",
+        file="./Dockerfile",
+        push="true",
+        platforms="linux/amd64,linux/arm64",
+        tags=f"{registry.host}/act/multi:1\n{registry.host}/act/multi:latest\n",
+        secrets="token=${{ secrets.BUILD_TOKEN }}\n",
+        **{
+            "executor-dir": str(executor_dir("fork")),
+            "insecure-registries": registry.host,
+        },
+    )
+    run = project.run()
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    index = client.get_manifest("act/multi", "1")
+    assert index.media_type == DOCKER_MANIFEST_LIST
+    assert sorted(client.tags("act/multi")) == ["1", "latest"]
+    assert run.result("digest") == index.digest
+    # The workflow's next step got the imageid: for several platforms, the index digest.
+    assert run.result("imageid") == index.digest
+    sha = hashlib.sha256(token.encode()).hexdigest() + "  -\n"
+    for entry in index.manifest["manifests"]:
+        arch = entry["platform"]["architecture"]
+        files = client.image_files("act/multi", entry["digest"], f"linux/{arch}")
+        assert files["arch"].text == f"{arch}\n"
+        assert files["token.sha"].text == sha
+    assert [p["platform"] for p in project.metadata()["platforms"]] == [
+        "linux/amd64",
+        "linux/arm64",
+    ]
+    assert token not in run.log
+    assert not any(token.encode() in blob for blob in registry_blobs(client).values())
     assert_runner_dirs_clean(project, run)
     assert_host_clean(run)

@@ -41,7 +41,8 @@ def test_every_input_reaches_the_script_through_env_only() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
     (step,) = action["runs"]["steps"]
-    assert step["run"] == 'python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
+    # The step's process must be the action itself: the runner signals only that process.
+    assert step["run"] == 'exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
     assert "${{" not in step["run"]
     assert step["env"] == {env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS}
 

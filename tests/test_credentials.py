@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
@@ -17,6 +17,7 @@ from kaniko_action.credentials import (
     merge_config,
     runner_docker_config_path,
 )
+from kaniko_action.errors import ActionError
 from kaniko_action.registry_errors import explain, registry_in
 
 HELPERS = ["acr-env", "ecr-login", "gcr"]
@@ -161,3 +162,18 @@ def test_registry_fallback() -> None:
     assert registry_in("UNAUTHORIZED") is None
     assert explain("UNAUTHORIZED", "reg:1") is not None
     assert "registry reg:1 " in (explain("UNAUTHORIZED", "reg:1") or "")
+
+
+def test_helper_file_paths_are_normalised_and_may_not_climb_or_collide(tmp_path: Path) -> None:
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    reserved = (PurePosixPath("/.kaniko-build"), PurePosixPath("/etc/hosts"), PurePosixPath("/dev"))
+    env = helper_environment({"AWS_WEB_IDENTITY_TOKEN_FILE": f"/{token}/./"[:-2]}, reserved)
+    assert env.files == (token,)
+    assert env.variables["AWS_WEB_IDENTITY_TOKEN_FILE"] == str(token)
+    climbing = "/" + "../" * 8 + str(token).lstrip("/")
+    with pytest.raises(ActionError, match=r"AWS_WEB_IDENTITY_TOKEN_FILE=.*contains '\.\.'"):
+        helper_environment({"AWS_WEB_IDENTITY_TOKEN_FILE": climbing}, reserved)
+    for taken in ("/.kaniko-build/executor", "/etc/hosts", "/dev/null"):
+        with pytest.raises(ActionError, match="the build sandbox uses itself"):
+            helper_environment({"GOOGLE_APPLICATION_CREDENTIALS": taken}, reserved)

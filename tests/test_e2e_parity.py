@@ -207,14 +207,11 @@ def test_build_push_action_inputs_warn_or_refuse_before_kaniko(
     ]
     refused = harness.run(
         tags=f"{registry.host}/e2e/compat:2",
-        platforms="linux/amd64,linux/arm64",
+        ssh="default",
         insecure_registries=registry.host,
     )
     assert refused.returncode == 1
-    assert (
-        "::error title=Invalid input::input 'platforms': kaniko builds one platform"
-        in refused.stdout
-    )
+    assert "::error title=Invalid input::input 'ssh': not supported with kaniko" in refused.stdout
     assert "::group::Stage" not in refused.stdout
     assert registry.client().tags("e2e/compat") == ["1"]
     assert_clean(warned)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from kaniko_action.cancellation import CancelState
 from kaniko_action.credentials import helpers_in_use
 from kaniko_action.filecopy import Copier, copy_tree
 from kaniko_action.layout import chroot_layout
@@ -130,7 +131,7 @@ def test_kaniko_files_are_copies_and_only_the_helpers_in_use(tmp_path: Path) -> 
     (ws / "Dockerfile").write_text("FROM scratch\n")
     layout = chroot_layout(BuildPaths(ws, ws, ws / "Dockerfile"))
     helpers = helpers_in_use({"auths": {}, "credHelpers": {"gcr.io": "gcr"}})
-    with Sandbox(tmp_path / "work") as sandbox:
+    with Sandbox(tmp_path / "work", CancelState()) as sandbox:
         sandbox.populate(layout, executor_dir, helpers=helpers)
         copy = sandbox.path(layout.executor)
         assert copy.read_bytes() == b"\x7fELF not really executor"
@@ -140,7 +141,7 @@ def test_kaniko_files_are_copies_and_only_the_helpers_in_use(tmp_path: Path) -> 
         kaniko_dir = sandbox.path(layout.kaniko_dir)
         assert (kaniko_dir / "docker-credential-gcr").is_file()
         assert not (kaniko_dir / "docker-credential-ecr-login").exists()
-    with Sandbox(tmp_path / "work") as sandbox:
+    with Sandbox(tmp_path / "work", CancelState()) as sandbox:
         sandbox.populate(layout, executor_dir)  # helpers not given: all of them
         assert (sandbox.path(layout.kaniko_dir) / "docker-credential-ecr-login").is_file()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.paths import resolve_paths
+from kaniko_action.paths import output_base, output_path, resolve_paths
 
 
 @pytest.fixture
@@ -97,3 +97,52 @@ def test_broken_symlink_is_refused(ws: Path) -> None:
     os.symlink("does-not-exist", ws / "Broken")
     with pytest.raises(InputError, match=r"input 'file': 'Broken' is a broken symlink"):
         resolve_paths(str(ws), "", "Broken", "")
+
+
+class TestOutputPaths:
+    """tar-path and oci-layout-path: confined to the workspace (or RUNNER_TEMP) after
+    symlinks are resolved; an existing directory is never replaced unless it is a layout."""
+
+    @pytest.fixture
+    def temp(self, tmp_path: Path) -> Path:
+        path = tmp_path / "runner-temp"
+        path.mkdir()
+        return path
+
+    @pytest.mark.parametrize(
+        ("name", "value", "message"),
+        [
+            ("tar-path", "..", "not inside the workspace or RUNNER_TEMP"),
+            ("tar-path", ".", "not inside"),
+            ("oci-layout-path", "../outside", "not inside"),
+            ("tar-path", "/etc/image.tar", "not inside"),
+            ("oci-layout-path", "/", "not inside"),
+            ("tar-path", "escape/image.tar", "through a symlink"),
+            ("tar-path", "app", "is a directory"),
+            ("oci-layout-path", "Dockerfile", "exists and is not a directory"),
+            ("oci-layout-path", "app", "is never replaced"),
+        ],
+    )
+    def test_refused(self, ws: Path, temp: Path, name: str, value: str, message: str) -> None:
+        (ws / "escape").symlink_to(ws.parent / "outside")
+        with pytest.raises(InputError, match=rf"input '{name}': .*{message}"):
+            output_path(name, ws, value, temp)
+
+    def test_runner_temp_but_not_a_work_directory_in_it(self, ws: Path, temp: Path) -> None:
+        assert output_path("tar-path", ws, f"{temp}/image.tar", temp) == temp / "image.tar"
+        with pytest.raises(InputError, match="inside a kaniko-build work directory"):
+            output_path("tar-path", ws, f"{temp}/kaniko-build-abc/x.tar", temp)
+        with pytest.raises(InputError, match=r"not inside the workspace$"):
+            output_path("tar-path", ws, f"{temp}/image.tar", None)
+
+    def test_links_inside_the_workspace_resolve_to_real_paths(self, ws: Path) -> None:
+        (ws / "out").symlink_to(ws / "app")
+        assert output_path("tar-path", ws, "out/image.tar") == ws / "app" / "image.tar"
+
+    def test_an_earlier_layout_or_an_empty_directory_may_be_replaced(self, ws: Path) -> None:
+        (ws / "layout").mkdir()
+        (ws / "layout" / "oci-layout").write_text("{}")
+        (ws / "empty").mkdir()
+        assert output_path("oci-layout-path", ws, "layout") == ws / "layout"
+        assert output_path("oci-layout-path", ws, "empty") == ws / "empty"
+        assert output_base(ws / "layout", ws, None) == ws

@@ -51,3 +51,18 @@ def test_registry_host(value: str) -> None:
 def test_registry_host_rejects(value: str) -> None:
     with pytest.raises(InputError, match="input 'insecure-registries'"):
         check_registry_host("insecure-registries", value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "registry.example.com/app:tâg",
+        "registry.example.com/app:v1\n",
+        "registry.example.com/app:١٢٣",
+        "registry.example.com/app:v1\u00a0",
+        "régistry.example.com/app:1",
+    ],
+)
+def test_non_ascii_or_trailing_newline_is_refused(value: str) -> None:
+    with pytest.raises(InputError, match="is not a valid image reference"):
+        parse_reference("tags", value)

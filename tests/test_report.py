@@ -62,3 +62,16 @@ def test_summary_of_a_failure_escapes_table_characters() -> None:
     text = summary_markdown(report)
     assert text.startswith("### kaniko-build: image failed\n")
     assert "**Failure (Dockerfile:4):** `instruction 'RUN a \\| b' failed`" in text
+
+
+def test_line_breaks_from_build_output_cannot_leave_the_table_row() -> None:
+    report = BuildReport(
+        destinations=["reg/app:1"],
+        failure="step failed\r| injected | row |\n# heading",
+        failure_location="Dockerfile:3",
+    )
+    text = summary_markdown(report)
+    failure_line = next(line for line in text.splitlines() if line.startswith("**Failure"))
+    assert "\r" not in text
+    assert "injected" in failure_line and "heading" in failure_line
+    assert not any(line.startswith("# heading") for line in text.splitlines())

@@ -10,6 +10,7 @@ import pytest
 from kaniko_action.runner import Runner, command, escape_data, escape_property
 
 from .support.action import parse_file_command
+from .support.workflow_commands import obeyed_commands
 
 
 def test_outputs_round_trip_multiline_and_tricky_values(tmp_path: Path) -> None:
@@ -74,3 +75,31 @@ def test_summary_respects_the_cap(tmp_path: Path, size: int) -> None:
     path.write_text("")
     Runner({"GITHUB_STEP_SUMMARY": str(path)}, io.StringIO()).summary("x" * size)
     assert path.stat().st_size == (size if size <= 1024 * 1024 else 0)
+
+
+def test_build_output_is_fenced_off_from_command_processing() -> None:
+    out = io.StringIO()
+    runner = Runner({}, out)
+    runner.untrusted("::add-mask::x")
+    runner.untrusted("plain\r::error::after a carriage return")
+    runner.issue("group", "Push")  # the action's own command: the fence closes first
+    runner.untrusted("::set-output name=digest::evil")
+    runner.flush_untrusted()
+    lines = out.getvalue().split("\n")
+    assert lines[0].startswith("::stop-commands::")
+    first = lines[0].split("::")[2]
+    assert lines[1:4] == [
+        "::add-mask::x",
+        "plain\r::error::after a carriage return",
+        f"::{first}::",
+    ]
+    assert lines[4] == "::group::Push"
+    second = lines[5].split("::")[2]
+    assert lines[5:8] == [
+        f"::stop-commands::{second}",
+        "::set-output name=digest::evil",
+        f"::{second}::",
+    ]
+    assert first != second and len(first) == 32
+    obeyed = obeyed_commands(out.getvalue())
+    assert [c.name for c in obeyed] == ["group"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.argv import executor_invocation
+from kaniko_action.argv import executor_invocation, executor_passthrough
 from kaniko_action.errors import InputError
 from kaniko_action.inputs import DEFAULTS
 from kaniko_action.layout import chroot_layout
@@ -207,7 +207,10 @@ def test_login_and_certificates(ws: Path) -> None:
             {"registry_certificates": "reg=missing.pem"},
             r"input 'registry-certificates': 'missing.pem' is not a file",
         ),
-        ({"registry_certificates": "no-equals"}, r"input 'registry-certificates': 'no-equals'"),
+        (
+            {"registry_certificates": "no-equals"},
+            r"input 'registry-certificates': line 1 is not of the form NAME=VALUE",
+        ),
         (
             {"registry_client_certs": "reg=only-one.pem"},
             r"input 'registry-client-certs': 'reg=only-one.pem' is not",
@@ -229,15 +232,59 @@ def test_login_registry_defaults_to_docker_hub_for_short_names(ws: Path) -> None
 
 def test_build_args_go_through_the_environment(ws: Path) -> None:
     argv, env = invocation(
-        ws, tags="r/a:1", build_args="GREETING=hello big world\nPATH=/opt/bin\nmy-arg=x y"
+        ws,
+        tags="r/a:1",
+        build_args="GREETING=hello big world\nmy-arg=x y\n1.odd=v=w\nGREETING=last wins",
     )
-    assert "--build-arg=GREETING" in argv
-    assert env["GREETING"] == "hello big world"
-    assert not any("hello big world" in a for a in argv)
-    # Names the executor's own environment uses, or that are not variable names, stay on argv.
-    assert "--build-arg=PATH=/opt/bin" in argv
-    assert "--build-arg=my-arg=x y" in argv
+    # Every value stays off the command line (/proc/PID/cmdline is world-readable), also
+    # for names that are not shell variable names: the executor reads them with Getenv.
+    assert [a for a in argv if a.startswith("--build-arg")] == [
+        "--build-arg=GREETING",
+        "--build-arg=my-arg",
+        "--build-arg=1.odd",
+    ]
+    assert (env["GREETING"], env["my-arg"], env["1.odd"]) == ("last wins", "x y", "v=w")
+    assert not any("hello" in a or "x y" in a or "v=w" in a for a in argv)
     assert env["PATH"].startswith("/usr/local/bin:/.kaniko-build:")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "PATH",
+        "KANIKO_DIR",
+        "KANIKO_NO_PUSH",
+        "KANIKO_REGISTRY_MAP",
+        "FF_KANIKO_X",
+        "DOCKER_CONFIG",
+        "DOCKER_AUTH_CONFIG",
+        "SSL_CERT_FILE",
+        "GODEBUG",
+        "container",
+        "XDG_RUNTIME_DIR",
+    ],
+)
+def test_build_args_the_executor_reads_itself_are_refused(ws: Path, name: str) -> None:
+    with pytest.raises(InputError, match=rf"input 'build-args': entry 1: '{name}' is a variable"):
+        invocation(ws, tags="r/a:1", build_args=f"{name}=secret-value")
+
+
+def test_build_arg_equal_to_what_the_executor_gets_is_kept(ws: Path) -> None:
+    raw = dict(DEFAULTS)
+    raw.update({"tags": "r/a:1", "build-args": "AWS_REGION=eu-west-1\nHTTPS_PROXY=http://p:3128"})
+    spec = build_spec(raw, str(ws))
+    passthrough = executor_passthrough(
+        {"HTTPS_PROXY": "http://p:3128", "RUNNER_TRACKING_ID": "t1"}, {"AWS_REGION": "eu-west-1"}
+    )
+    inv = executor_invocation(spec, chroot_layout(spec.paths), passthrough)
+    assert inv.env["AWS_REGION"] == "eu-west-1"
+    assert inv.env["HTTPS_PROXY"] == "http://p:3128"
+    assert inv.env["RUNNER_TRACKING_ID"] == "t1"
+    assert "--build-arg=AWS_REGION" in inv.argv
+    raw["build-args"] = "AWS_REGION=us-east-1"
+    spec = build_spec(raw, str(ws))
+    with pytest.raises(InputError, match="'AWS_REGION' is a variable the kaniko executor reads"):
+        executor_invocation(spec, chroot_layout(spec.paths), passthrough)
 
 
 def test_environment_matches_the_executor_image(ws: Path) -> None:
@@ -292,8 +339,11 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ({"image": "r/a:1"}, r"input 'image': 'r/a:1' must not carry a tag"),
         ({"tag": "v1"}, r"input 'tag': is set but 'image' is empty"),
         ({"tags": "r/a@sha256:" + "a" * 64}, r"input 'tags': .* has a digest"),
-        ({"tags": "r/a:1", "build_args": "NOVALUE"}, r"input 'build-args': 'NOVALUE'"),
-        ({"tags": "r/a:1", "labels": "x"}, r"input 'labels': 'x'"),
+        (
+            {"tags": "r/a:1", "build_args": "A=1\n\nNOVALUE"},
+            r"input 'build-args': line 3 is not of the form NAME=VALUE$",
+        ),
+        ({"tags": "r/a:1", "labels": "x"}, r"input 'labels': line 1 is not of the form"),
         ({"tags": "r/a:1", "target": "two words"}, r"input 'target'"),
         ({"tags": "r/a:1", "insecure_registries": "http://x"}, r"input 'insecure-registries'"),
         ({"tags": "r/a:1", "executor_dir": "kaniko"}, r"input 'executor-dir'"),
@@ -327,7 +377,7 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ({"tags": "r/a:1", "use_new_run": "1"}, r"input 'use-new-run'"),
         ({"tags": "r/a:1", "summary": "off"}, r"input 'summary'"),
         ({"push": "false", "tar_path": "i.tar"}, r"input 'tar-path': needs a destination name"),
-        ({"tags": "r/a:1", "tar_path": "."}, r"input 'tar-path': '.' would replace"),
+        ({"tags": "r/a:1", "tar_path": "."}, r"input 'tar-path': '.' resolves to .* not inside"),
         ({"tags": "r/a:1", "tar_path": "sub"}, r"input 'tar-path': 'sub' is a directory"),
         (
             {"tags": "r/a:1", "oci_layout_path": "Dockerfile"},
@@ -341,7 +391,28 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ),
         (
             {"tags": "r/a:1", "kaniko_args": "skip-unused-stages"},
-            r"input 'kaniko-args': 'skip-unused-stages' is not a flag",
+            r"input 'kaniko-args': line 1 is not a flag",
+        ),
+        # Single-dash forms and second flags on one line cannot slip an owned flag through.
+        ({"tags": "r/a:1", "kaniko_args": "-dother/x:1"}, r"line 1: '-d' is set by the action"),
+        ({"tags": "r/a:1", "kaniko_args": "-f/etc/passwd"}, r"line 1: '-f' is set by the action"),
+        ({"tags": "r/a:1", "kaniko_args": "-c=/"}, r"'-c' is set by the action"),
+        ({"tags": "r/a:1", "kaniko_args": "-vdebug"}, r"'-v' is set by the action"),
+        (
+            {
+                "tags": "r/a:1",
+                "kaniko_args": "--compressed-caching=false\n--single-snapshot --destination x",
+            },
+            r"line 2: one flag and at most one value per line",
+        ),
+        (
+            {"tags": "r/a:1", "kaniko_args": "--ignore-path /a /b"},
+            r"line 1: one flag and at most one value per line",
+        ),
+        ({"tags": "r/a:1", "kaniko_args": "--"}, r"line 1 is not a flag"),
+        (
+            {"tags": "r/a:1", "kaniko_args": "--ignore-path 'unterminated"},
+            r"input 'kaniko-args': line 1: No closing quotation",
         ),
         (
             {"tags": "r/a:1", "kaniko_args": "--destination=x/y:z"},

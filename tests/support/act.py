@@ -196,7 +196,12 @@ class ActProject:
         self._git("add", "-A")
         self._git("commit", "-q", "--allow-empty", "-m", "build")
 
+    @property
+    def secrets_file(self) -> Path:
+        return self.base / "act-secrets.env"
+
     def command(self) -> list[str]:
+        extra = ["--secret-file", str(self.secrets_file)] if self.secrets_file.exists() else []
         return [
             act_binary(), "push",
             "-W", WORKFLOW,
@@ -205,6 +210,7 @@ class ActProject:
             "--action-offline-mode",
             "--action-cache-path", str(self.cache),
             "--no-cache-server",
+            *extra,
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
@@ -229,6 +235,13 @@ class ActProject:
         data = json.loads(self.metadata_file.read_text(encoding="utf-8"))
         assert isinstance(data, dict)
         return data
+
+    def secrets(self, values: dict[str, str]) -> None:
+        """Repository secrets for `${{ secrets.NAME }}`, passed to act in a file (0600), not
+        on its command line."""
+        fd = os.open(self.secrets_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.writelines(f"{name}={value}\n" for name, value in values.items())
 
     def run(self, timeout: float = 900) -> ActRun:
         """Run the workflow (again); results of an earlier run are discarded first."""

@@ -57,6 +57,9 @@ class ActionHarness:
     runner_temp: Path
     executor_dir: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A command the action runs under (capsh dropping a capability, a mount namespace).
+    wrapper: list[str] = field(default_factory=list)
+    timeout: float = RUN_TIMEOUT
 
     def write(self, relative: str, text: str) -> Path:
         path = self.workspace / relative
@@ -104,13 +107,13 @@ class ActionHarness:
             (files / name).write_text("")
         before = HostSnapshot.take(self.workspace, self.runner_temp)
         proc = subprocess.run(
-            [sys.executable, str(ROOT / "entrypoint.py")],
+            [*self.wrapper, sys.executable, str(ROOT / "entrypoint.py")],
             env=self.env(named, files),
             cwd=self.workspace,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
-            timeout=RUN_TIMEOUT,
+            timeout=self.timeout,
             check=False,
         )
         print(proc.stdout)

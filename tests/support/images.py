@@ -196,15 +196,17 @@ def debian_rootfs_tar(
     suite: str = "bookworm",
     variant: str = "minbase",
     mirror: str = DEBIAN_MIRROR,
+    include: tuple[str, ...] = (),
 ) -> Path:
-    """Path of a cached rootfs tar made by ``debootstrap --variant=VARIANT SUITE``.
+    """Path of a cached rootfs tar made by ``debootstrap --variant=VARIANT SUITE``
+    (with ``--include=`` the packages in ``include``).
 
     Built once (needs root and network access to the mirror) and reused
     afterwards; concurrent callers wait on a lock file.
     """
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
-    name = f"debian-{suite}-{variant}-{_host_arch()}"
+    name = f"debian-{suite}-{variant}-{_host_arch()}" + "".join(f"+{p}" for p in include)
     target = cache / f"{name}.tar"
     if target.exists():
         return target
@@ -223,6 +225,7 @@ def debian_rootfs_tar(
                     [
                         "debootstrap",
                         f"--variant={variant}",
+                        *([f"--include={','.join(include)}"] if include else []),
                         suite,
                         str(build_dir),
                         mirror,
@@ -258,6 +261,31 @@ def push_busybox(
 ) -> str:
     """Push the busybox image (one layer, ``Cmd ["sh"]``); returns its digest."""
     return _client(registry).push_image(repo, tag, [busybox_layer()], {"Cmd": ["sh"]})
+
+
+def push_busybox_index(
+    registry: Registry | RegistryClient,
+    repo: str = "base/multi",
+    tag: str = "latest",
+    platforms: tuple[str, ...] = ("linux/amd64", "linux/arm64"),
+) -> dict[str, str]:
+    """Push the busybox image once per platform (the same static busybox bytes: nothing of
+    it is run for a foreign platform) and an index over them under ``tag``; returns
+    ``{platform: manifest digest, "index": index digest}``."""
+    client = _client(registry)
+    layer = busybox_layer()
+    digests = {
+        platform: client.push_image(
+            repo,
+            f"{tag}-{platform.replace('/', '-')}",
+            [layer],
+            {"Cmd": ["sh"]},
+            platform=platform,
+        )
+        for platform in platforms
+    }
+    digests["index"] = client.push_index(repo, tag, [(p, digests[p]) for p in platforms])
+    return digests
 
 
 def push_debian(

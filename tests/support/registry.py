@@ -15,6 +15,7 @@ import io
 import json
 import os
 import posixpath
+import re
 import secrets
 import socket
 import subprocess
@@ -171,6 +172,7 @@ class Registry:
         client_cert_path: Path | None,
         client_key_path: Path | None,
         htpasswd_path: Path | None,
+        token_auth: dict[str, Any] | None = None,
     ) -> None:
         self.workdir = workdir
         self.storage_dir = workdir / "storage"
@@ -184,6 +186,7 @@ class Registry:
         self.client_cert_path = client_cert_path
         self.client_key_path = client_key_path
         self.htpasswd_path = htpasswd_path
+        self.token_auth = token_auth
         self.port = 0
         self._process: subprocess.Popen[bytes] | None = None
         self._log_file: IO[bytes] | None = None
@@ -198,12 +201,15 @@ class Registry:
         tls: bool = False,
         users: Mapping[str, str] | None = None,
         client_ca: bool = False,
+        token_auth: dict[str, Any] | None = None,
         timeout: float = 30.0,
     ) -> Registry:
         """Start a registry storing its data and credentials under ``tmpdir``.
 
         ``users`` enables htpasswd (basic) auth; ``client_ca`` additionally
-        requires a client certificate (only with ``tls``).
+        requires a client certificate (only with ``tls``). ``token_auth`` is an
+        ``auth`` section for token authentication (see ``TokenServer``); then
+        ``users`` are the token server's users, used by ``client()``.
         """
         if client_ca and not tls:
             raise ValueError("client_ca=True requires tls=True")
@@ -230,7 +236,7 @@ class Registry:
                     cca,
                     config,
                 )
-        if users:
+        if users and token_auth is None:
             htpasswd = workdir / "htpasswd"
             lines = [
                 _run(["htpasswd", "-Bbn", user, password]).decode().strip()
@@ -247,6 +253,7 @@ class Registry:
             client_cert_path=client_cert,
             client_key_path=client_key,
             htpasswd_path=htpasswd,
+            token_auth=token_auth,
         )
         registry._launch(server, timeout)
         return registry
@@ -276,7 +283,9 @@ class Registry:
             },
             "http": http,
         }
-        if self.htpasswd_path is not None:
+        if self.token_auth is not None:
+            config["auth"] = self.token_auth
+        elif self.htpasswd_path is not None:
             config["auth"] = {
                 "htpasswd": {
                     "realm": "kaniko-build-test",
@@ -430,6 +439,7 @@ class Registry:
             auth=credentials,
             verify=self.ca_cert_path if self.ca_cert_path else True,
             cert=cert,
+            token_auth=self.token_auth is not None,
         )
 
 
@@ -598,7 +608,8 @@ def _platform_matches(entry: Mapping[str, Any], platform: str) -> bool:
 
 
 class RegistryClient:
-    """Minimal client for the distribution HTTP API (basic auth only)."""
+    """Minimal client for the distribution HTTP API: basic auth, or Bearer tokens fetched
+    with basic auth from the realm a 401 names (``token_auth``)."""
 
     def __init__(
         self,
@@ -607,12 +618,16 @@ class RegistryClient:
         verify: bool | str | os.PathLike[str] = True,
         cert: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None = None,
         timeout: float = 120.0,
+        token_auth: bool = False,
     ) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
         self.session.trust_env = False
-        self.session.auth = auth
+        self.token_auth = token_auth
+        self._basic = auth
+        self._tokens: dict[str, str] = {}
+        self.session.auth = None if token_auth else auth
         self.session.verify = verify if isinstance(verify, bool) else os.fspath(verify)
         if cert is not None:
             self.session.cert = (os.fspath(cert[0]), os.fspath(cert[1]))
@@ -637,7 +652,26 @@ class RegistryClient:
         """Send a request; ``path`` is relative to the registry URL or absolute."""
         url = path if path.startswith(("http://", "https://")) else self.url + path
         kwargs.setdefault("timeout", self.timeout)
-        return self.session.request(method, url, **kwargs)
+        response = self.session.request(method, url, **kwargs)
+        challenge = response.headers.get("WWW-Authenticate", "")
+        if response.status_code != 401 or not self.token_auth or not challenge.startswith("Bearer"):
+            return response
+        params = dict(re.findall(r'(\w+)="([^"]*)"', challenge))
+        scope = params.get("scope", "")
+        token = self._tokens.get(scope)
+        if token is None:
+            answer = requests.get(
+                params["realm"],
+                params={"service": params.get("service", ""), "scope": scope},
+                auth=self._basic,
+                timeout=self.timeout,
+            )
+            answer.raise_for_status()
+            token = str(answer.json()["token"])
+            self._tokens[scope] = token
+        headers = dict(kwargs.pop("headers", None) or {})
+        headers["Authorization"] = f"Bearer {token}"
+        return self.session.request(method, url, headers=headers, **kwargs)
 
     def _expect(
         self, method: str, path: str, expected: Collection[int], **kwargs: Any
@@ -801,8 +835,10 @@ class RegistryClient:
         config: Mapping[str, Any] | None = None,
         *,
         compresslevel: int = 6,
+        platform: str = "linux/amd64",
     ) -> str:
-        """Push a linux/amd64 Docker schema2 image and return the manifest digest.
+        """Push a Docker schema2 image for ``platform`` (its config's os, architecture and
+        variant) and return the manifest digest.
 
         ``layers`` are uncompressed tars (lowest first), pushed gzip-compressed.
         ``config`` is merged into the runtime section (``"config"``) of the
@@ -821,14 +857,17 @@ class RegistryClient:
             )
             diff_ids.append(sha256_digest(layer))
             history.append({"created": FIXED_CREATED, "created_by": f"tests.support layer {index}"})
-        image_config = {
-            "architecture": "amd64",
-            "os": "linux",
+        os_name, arch, *variant = platform.split("/")
+        image_config: dict[str, Any] = {
+            "architecture": arch,
+            "os": os_name,
             "created": FIXED_CREATED,
             "config": runtime,
             "rootfs": {"type": "layers", "diff_ids": diff_ids},
             "history": history,
         }
+        if variant:
+            image_config["variant"] = variant[0]
         config_bytes = json.dumps(image_config, sort_keys=True).encode()
         config_digest = self.push_blob(repo, config_bytes)
         manifest = {
@@ -843,3 +882,26 @@ class RegistryClient:
         }
         manifest_bytes = json.dumps(manifest, indent=3).encode()
         return self.push_manifest(repo, tag, manifest_bytes, DOCKER_MANIFEST)
+
+    def push_index(
+        self, repo: str, tag: str, manifests: Sequence[tuple[str, str]], *, oci: bool = False
+    ) -> str:
+        """Push an image index (a Docker manifest list, or an OCI index with ``oci``) over
+        ``(platform, manifest digest)`` pairs already in ``repo``; returns its digest."""
+        entries = []
+        for platform, digest in manifests:
+            found = self.get_manifest(repo, digest)
+            os_name, arch, *variant = platform.split("/")
+            described: dict[str, str] = {"architecture": arch, "os": os_name}
+            if variant:
+                described["variant"] = variant[0]
+            size = len(self.get_manifest_bytes(repo, digest)[1])
+            entries.append(
+                {"mediaType": found.media_type, "digest": digest, "size": size,
+                 "platform": described}
+            )  # fmt: skip
+        media_type = OCI_INDEX if oci else DOCKER_MANIFEST_LIST
+        body = json.dumps(
+            {"schemaVersion": 2, "mediaType": media_type, "manifests": entries}, indent=2
+        ).encode()
+        return self.push_manifest(repo, tag, body, media_type)

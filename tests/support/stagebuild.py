@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kaniko_action.argv import executor_invocation
+from kaniko_action.cancellation import CancelState
 from kaniko_action.inputs import DEFAULTS
 from kaniko_action.layout import ChrootLayout, chroot_layout, host_path
 from kaniko_action.paths import BuildPaths
@@ -82,8 +83,11 @@ def build(
     layout = chroot_layout(spec.paths)
     invocation = executor_invocation(spec, layout)
     lines: list[str] = []
-    with Sandbox(work_base) as sandbox:
+    cancel = CancelState()
+    with Sandbox(work_base, cancel) as sandbox:
         staged = stage(str(sandbox.root), spec.paths, layout)  # first, as the action does
         sandbox.populate(layout, spec.executor_dir)
-        status = run_in_chroot(sandbox.root, invocation, lines.append, sandbox.drop_exe_link)
+        status = run_in_chroot(
+            sandbox.root, invocation, lines.extend, cancel, sandbox.drop_exe_link
+        )
     return Built(status, "\n".join(lines), staged)

@@ -1,0 +1,115 @@
+"""Collecting outputs from the chroot: links and special files refused, owners set."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePosixPath
+
+import pytest
+
+from kaniko_action.collect import collect_file, collect_tree
+from kaniko_action.errors import SandboxError
+from kaniko_action.fsutil import NotRegular, read_regular_beneath
+
+OUT = PurePosixPath("/.kaniko-build/out")
+
+
+@pytest.fixture
+def chroot(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / ".kaniko-build" / "out").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.chown(ws, 1001, 1002)
+    return ws
+
+
+def test_a_regular_file_moves_with_new_parents_owned_like_the_workspace(
+    chroot: Path, workspace: Path
+) -> None:
+    (chroot / ".kaniko-build/out/image.tar").write_bytes(b"tar")
+    collect_file(chroot, OUT / "image.tar", workspace / "a/b/image.tar", workspace)
+    assert (workspace / "a/b/image.tar").read_bytes() == b"tar"
+    for path in (workspace / "a", workspace / "a/b", workspace / "a/b/image.tar"):
+        assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == (1001, 1002)
+    assert os.lstat(workspace / "a/b/image.tar").st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("kind", ["file-link", "dir-link", "fifo", "directory"])
+def test_anything_but_a_regular_file_is_refused(
+    chroot: Path, workspace: Path, tmp_path: Path, kind: str
+) -> None:
+    secret = tmp_path / "runner-secret"
+    secret.write_text("secret\n")
+    out = chroot / ".kaniko-build/out"
+    if kind == "file-link":
+        (out / "image.tar").symlink_to(secret)
+    elif kind == "dir-link":
+        os.rmdir(out)
+        out.symlink_to(tmp_path)
+        (tmp_path / "image.tar").write_text("runner file\n")
+    elif kind == "fifo":
+        os.mkfifo(out / "image.tar")
+    else:
+        (out / "image.tar").mkdir()
+    with pytest.raises(SandboxError, match="refusing to collect"):
+        collect_file(chroot, OUT / "image.tar", workspace / "image.tar", workspace)
+    assert list(workspace.iterdir()) == []
+    assert secret.read_text() == "secret\n"
+
+
+def test_a_committed_link_on_the_destination_side_is_not_followed(
+    chroot: Path, workspace: Path, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (workspace / "out").symlink_to(elsewhere)
+    (chroot / ".kaniko-build/out/image.tar").write_bytes(b"tar")
+    with pytest.raises(SandboxError, match="not a directory"):
+        collect_file(chroot, OUT / "image.tar", workspace / "out/image.tar", workspace)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_an_existing_file_is_replaced_not_written_through(
+    chroot: Path, workspace: Path, tmp_path: Path
+) -> None:
+    target = tmp_path / "target"
+    target.write_text("keep\n")
+    (workspace / "image.tar").symlink_to(target)
+    (chroot / ".kaniko-build/out/image.tar").write_bytes(b"tar")
+    collect_file(chroot, OUT / "image.tar", workspace / "image.tar", workspace)
+    assert not (workspace / "image.tar").is_symlink()
+    assert (workspace / "image.tar").read_bytes() == b"tar"
+    assert target.read_text() == "keep\n"
+
+
+def test_an_oci_layout_moves_whole_and_a_link_inside_refuses_it(
+    chroot: Path, workspace: Path, tmp_path: Path
+) -> None:
+    layout = chroot / ".kaniko-build/out/oci"
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text("{}")
+    (layout / "blobs/sha256/abc").write_text("blob")
+    collect_tree(chroot, OUT / "oci", workspace / "layouts/oci", workspace)
+    assert (workspace / "layouts/oci/blobs/sha256/abc").read_text() == "blob"
+    for path in [workspace / "layouts", *(workspace / "layouts").rglob("*")]:
+        assert os.lstat(path).st_uid == 1001, path
+
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / "blobs/sha256/evil").symlink_to(tmp_path)
+    with pytest.raises(SandboxError, match="blobs/sha256/evil in it is not a regular file"):
+        collect_tree(chroot, OUT / "oci", workspace / "again", workspace)
+    assert not (workspace / "again").exists()
+
+
+def test_reading_refuses_links_anywhere_on_the_way(chroot: Path, tmp_path: Path) -> None:
+    (tmp_path / "digest").write_text("runner\n")
+    os.rmdir(chroot / ".kaniko-build/out")
+    (chroot / ".kaniko-build/out").symlink_to(tmp_path)
+    with pytest.raises(NotRegular):
+        read_regular_beneath(chroot, ".kaniko-build/out/digest")

@@ -1,0 +1,158 @@
+"""deploy/: the gha-runner-scale-set values parse, hold what the action needs and nothing more,
+and every field and every diagnostic the guide names is where, and what, it says."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from kaniko_action.errors import ActionError
+from kaniko_action.preflight import (
+    MountFlags,
+    check_capabilities,
+    check_free_space,
+    check_work_base,
+)
+from kaniko_action.privileges import no_new_privs_message, no_root_message
+from kaniko_action.sandbox import check_executor_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+VALUES = ROOT / "deploy" / "values.yaml"
+GUIDE = ROOT / "deploy" / "README.md"
+ABSENT = "(absent)"
+# Top-level keys of the chart's values.yaml (actions/actions-runner-controller,
+# charts/gha-runner-scale-set).
+CHART_KEYS = {
+    "githubConfigUrl", "githubConfigSecret", "scaleSetLabels", "proxy", "maxRunners",
+    "minRunners", "runnerGroup", "runnerScaleSetName", "fullnameOverride", "githubServerTLS",
+    "keyVault", "containerMode", "listenerTemplate", "listenerMetrics", "template",
+    "controllerServiceAccount", "namespaceOverride", "annotations", "labels", "resourceMeta",
+}  # fmt: skip
+MISSING = object()
+
+
+def values() -> dict[str, Any]:
+    data = yaml.safe_load(VALUES.read_text(encoding="utf-8"))
+    assert isinstance(data, dict)
+    return data
+
+
+def table(section: str) -> list[list[str]]:
+    """The rows (cells stripped) of the first table under the `## section` heading."""
+    text = GUIDE.read_text(encoding="utf-8")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    lines = [line for line in body.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in line.strip("|").split(" | ")] for line in lines]
+    return rows[2:]
+
+
+def code(cell: str) -> str:
+    match = re.fullmatch(r"`([^`]+)`", cell)
+    assert match, f"not a code span: {cell}"
+    return match.group(1)
+
+
+def lookup(data: Any, path: str) -> Any:
+    """`a.b[name].c`: mapping keys, and list items picked by their `name`."""
+    for part in path.split("."):
+        match = re.fullmatch(r"([A-Za-z]+)(?:\[([a-z-]+)\])?", part)
+        assert match, part
+        key, name = match.groups()
+        if not isinstance(data, dict) or key not in data:
+            return MISSING
+        data = data[key]
+        if name is not None:
+            found = [item for item in data if isinstance(item, dict) and item.get("name") == name]
+            assert len(found) == 1, f"{path}: {len(found)} items named {name}"
+            data = found[0]
+    return data
+
+
+def test_values_parse_as_the_charts_values() -> None:
+    data = values()
+    assert set(data) <= CHART_KEYS
+    assert data["githubConfigUrl"] and data["githubConfigSecret"]
+    (container,) = data["template"]["spec"]["containers"]
+    # The chart merges its defaults into the container named `runner`.
+    assert container["name"] == "runner"
+
+
+FIELD_ROWS = table("What the runner pod needs")
+
+
+def test_the_guide_names_every_field() -> None:
+    named = {code(row[1]) for row in FIELD_ROWS}
+    assert {
+        "template.spec.containers[runner].image",
+        "template.spec.containers[runner].securityContext.capabilities.add",
+        "template.spec.containers[runner].securityContext.allowPrivilegeEscalation",
+        "template.spec.containers[runner].volumeMounts[work].mountPath",
+        "template.spec.volumes[work].emptyDir",
+        "containerMode",
+    } <= named
+
+
+@pytest.mark.parametrize("row", FIELD_ROWS, ids=[row[1] for row in FIELD_ROWS])
+def test_each_field_the_guide_names_is_where_it_says(row: list[str]) -> None:
+    found = lookup(values(), code(row[1]))
+    if row[2] == ABSENT:
+        assert found is MISSING
+    else:
+        assert found == yaml.safe_load(code(row[2]))
+
+
+def walk(data: Any) -> list[tuple[str, Any]]:
+    if isinstance(data, dict):
+        return [(k, v) for k, v in data.items()] + [p for v in data.values() for p in walk(v)]
+    if isinstance(data, list):
+        return [p for v in data for p in walk(v)]
+    return []
+
+
+def test_nothing_more_than_the_action_needs() -> None:
+    data = values()
+    spec = data["template"]["spec"]
+    assert set(spec) == {"containers", "volumes"}
+    (container,) = spec["containers"]
+    assert set(container) == {"name", "image", "command", "securityContext", "volumeMounts"}
+    assert container["securityContext"] == {
+        "allowPrivilegeEscalation": True,
+        "capabilities": {"add": ["SYS_CHROOT", "MKNOD"]},
+    }
+    assert spec["volumes"] == [{"name": "work", "emptyDir": {}}]
+    keys = {key for key, _ in walk(data)}
+    assert not keys & {"privileged", "hostPath", "hostPID", "hostNetwork", "runAsUser"}
+    # A pinned image, not a moving tag.
+    assert not container["image"].endswith(":latest")
+
+
+def diagnostics(tmp_path: Path) -> list[str]:
+    """The messages a runner missing each thing gets (the e2e tests produce them for real)."""
+    found: list[str] = []
+
+    def caught(call: Any, *args: Any) -> None:
+        with pytest.raises(ActionError) as raised:
+            call(*args)
+        found.append(str(raised.value))
+
+    caught(check_capabilities, "CapEff:\t0000000000000000\n", 0)
+    found.append(no_new_privs_message(1001))
+    found.append(no_root_message(1001, "`sudo -n` refused (sudo: a password is required)"))
+    caught(check_executor_dir, tmp_path)
+    caught(check_work_base, tmp_path, MountFlags(nodev=True, noexec=False, readonly=False))
+    caught(check_work_base, tmp_path, MountFlags(nodev=False, noexec=True, readonly=False))
+    caught(check_free_space, tmp_path, 1 << 40, 0)
+    return found
+
+
+def test_every_diagnostic_in_the_guide_is_what_the_action_says(tmp_path: Path) -> None:
+    messages = diagnostics(tmp_path)
+    quoted = [code(row[1]) for row in table("When something is missing")]
+    for fragment in quoted:
+        assert any(fragment in m for m in messages), f"the action never says {fragment!r}"
+    for message in messages:
+        assert any(f in message for f in quoted), f"the guide does not explain: {message}"
