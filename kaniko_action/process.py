@@ -270,8 +270,9 @@ def _watch(
     while proc.poll() is None:
         if open_pipe:
             open_pipe = _read_available(fd, lines, POLL_SECONDS)
-        else:
-            time.sleep(POLL_SECONDS)
+        else:  # the output ended: the exit follows, no need to sleep through it
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(POLL_SECONDS)
         if not started and (lines.seen or time.monotonic() - started_at >= STARTUP_SECONDS):
             started = True
             on_started()
