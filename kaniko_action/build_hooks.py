@@ -14,8 +14,8 @@ credentials).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .argv import Invocation, base_env, executor_invocation, executor_passthrough
 from .build_secrets import FORK, offers_secrets, secret_flags, secret_input
@@ -26,47 +26,62 @@ from .credentials import DockerConfig, HelperEnvironment
 from .errors import InputError
 from .executor_probe import executor_output
 from .layout import ChrootLayout, chroot_layout
-from .platform_pins import resolve_pins, write_pinned
 from .platform_plan import plan, runner_platform
 from .platforms import Platform, parse_platform
-from .registry_client import RegistryClient, RegistryRequestError, RegistryTrust
 from .report import BuildReport
 from .runner import Runner
 from .sandbox import Sandbox
 from .secret_staging import stage_secrets
 from .spec import BuildSpec
 
+if TYPE_CHECKING:
+    from .registry_client import RegistryClient
+
 # Called inside the sandbox after a successful build (the multi-platform flow's push).
 OnImage = Callable[[Sandbox, ChrootLayout, BuildReport], None]
 
 
-@dataclass
 class RegistryAccess:
-    client: RegistryClient
-    credentials: ChrootCredentials
+    """The registry client the steps share, made when first used: a build that talks to no
+    registry itself (no push, one platform, no pinned stage) never loads the HTTP and TLS
+    modules or reads the CA bundles."""
+
+    def __init__(self, spec: BuildSpec, credentials: ChrootCredentials) -> None:
+        self.spec = spec
+        self.credentials = credentials
+        self._client: RegistryClient | None = None
+
+    @property
+    def client(self) -> RegistryClient:
+        if self._client is None:
+            from .registry_client import RegistryClient, RegistryTrust
+
+            spec = self.spec
+            cas: dict[str, tuple[Path, ...]] = {}
+            for registry, ca in spec.registry_certificates:
+                cas[registry] = (*cas.get(registry, ()), ca)
+            trust = RegistryTrust(
+                ca_bundle=merge_bundles(
+                    [*runner_bundle(), spec.executor_dir / "ssl" / "certs" / "ca-certificates.crt"]
+                ),
+                insecure=frozenset(spec.insecure_registries),
+                skip_verify=frozenset(spec.skip_tls_verify_registries),
+                registry_cas=cas,
+                client_certs={r: (cert, key) for r, cert, key in spec.registry_client_certs},
+                mirrors=spec.registry_mirrors,
+            )
+            self._client = RegistryClient(trust, self.credentials)
+        return self._client
 
 
 def registry_access(
     spec: BuildSpec, config: DockerConfig, helper_env: HelperEnvironment, runner: Runner
 ) -> RegistryAccess:
     """A client that trusts and authenticates exactly as the executor in the chroot does."""
-    cas: dict[str, tuple[Path, ...]] = {}
-    for registry, ca in spec.registry_certificates:
-        cas[registry] = (*cas.get(registry, ()), ca)
-    trust = RegistryTrust(
-        ca_bundle=merge_bundles(
-            [*runner_bundle(), spec.executor_dir / "ssl" / "certs" / "ca-certificates.crt"]
-        ),
-        insecure=frozenset(spec.insecure_registries),
-        skip_verify=frozenset(spec.skip_tls_verify_registries),
-        registry_cas=cas,
-        client_certs={r: (cert, key) for r, cert, key in spec.registry_client_certs},
-        mirrors=spec.registry_mirrors,
-    )
     layout = chroot_layout(spec.paths)
     env: Mapping[str, str] = {**helper_env.variables, **base_env(layout)}
     credentials = ChrootCredentials(config.content, env, layout.kaniko_dir, runner.mask)
-    return RegistryAccess(RegistryClient(trust, credentials), credentials)
+    return RegistryAccess(spec, credentials)
 
 
 class BuildHooks:
@@ -88,14 +103,16 @@ class BuildHooks:
         self.cancel = cancel
         self.on_image = on_image
 
-    def _check_secrets(self, sandbox: Sandbox, layout: ChrootLayout, version: str | None) -> None:
+    def _check_secrets(
+        self, sandbox: Sandbox, layout: ChrootLayout, version: Callable[[], str | None]
+    ) -> None:
         status, text = executor_output(sandbox.root, layout, self.cancel, "--help")
         if status == 0 and offers_secrets(text):
             return
         raise InputError(
             secret_input(self.spec.secrets),
             f"build secrets need {FORK}; the executor in 'executor-dir' "
-            f"({version or 'unknown version'}) has no --secret",
+            f"({version() or 'unknown version'}) has no --secret",
         )
 
     def _pin(self, sandbox: Sandbox, layout: ChrootLayout, host: Platform) -> ChrootLayout:
@@ -103,6 +120,8 @@ class BuildHooks:
         stages = plan(self.spec, target, host)
         if not any(s.pin for s in stages):
             return layout
+        from .platform_pins import resolve_pins, write_pinned
+
         pins = resolve_pins(stages, self.access.client, self.runner.warning)
         for pin in pins:
             self.runner.echo(
@@ -115,7 +134,7 @@ class BuildHooks:
         sandbox: Sandbox,
         layout: ChrootLayout,
         invocation: Invocation,
-        version: str | None,
+        version: Callable[[], str | None],
     ) -> Invocation:
         """Everything between a populated chroot and the executor's start; returns the
         executor's final command line and environment (`invocation` with the additions)."""
@@ -142,6 +161,8 @@ class BuildHooks:
     def after_build(self, sandbox: Sandbox, layout: ChrootLayout, report: BuildReport) -> None:
         """After a successful executor run, while the chroot still exists."""
         if self.spec.push and report.digest and self.spec.references:
+            from .registry_client import RegistryRequestError
+
             ref = self.spec.references[0]
             try:
                 report.image_id = self.access.client.config_digest(

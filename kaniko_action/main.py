@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import tempfile
@@ -9,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
-from .argv import Invocation, base_env, executor_invocation, executor_passthrough
+from .argv import executor_invocation, executor_passthrough
 from .build_hooks import BuildHooks, OnImage, RegistryAccess, registry_access
 from .cancellation import CancelState, cancellation, follow_parent
 from .collect import collect_file, collect_tree
@@ -26,15 +27,20 @@ from .credentials import (
 )
 from .dockerfile import locate, parse
 from .errors import ActionError, BuildFailed, Cancelled, InputError
+from .executor_probe import VersionProbe
 from .inputs import read_raw_inputs
 from .kaniko_log import LogWatcher
 from .layout import INJECTED, ChrootLayout, chroot_layout
-from .multiplatform import build_platforms, with_platform
-from .oci_layout import export_tarball
 from .paths import output_base
 from .platform_plan import check_emulation, runner_platform
 from .platforms import parse_platform
-from .preflight import check_capabilities, check_free_space, check_work_base, tree_bytes
+from .preflight import (
+    check_capabilities,
+    check_free_space,
+    check_work_base,
+    out_of_space,
+    tree_bytes,
+)
 from .privileges import ensure_root, sudo_parent
 from .process import run_in_chroot
 from .references import parse_reference
@@ -43,7 +49,6 @@ from .report import BuildReport, summary_markdown
 from .results import (
     image_id_from_oci_layout,
     image_id_from_tarball,
-    kaniko_version,
     read_result,
 )
 from .runner import Phases, Runner
@@ -105,14 +110,6 @@ def mask_secrets(
             runner.mask(value)
 
 
-def _executor_version(sandbox: Sandbox, layout: ChrootLayout) -> str | None:
-    lines: list[str] = []
-    version = Invocation((str(layout.executor), "version"), base_env(layout))
-    if run_in_chroot(sandbox.root, version, lines.extend, sandbox.cancel) != 0:
-        return None
-    return kaniko_version("\n".join(lines))
-
-
 def _prepare(
     sandbox: Sandbox,
     spec: BuildSpec,
@@ -121,15 +118,20 @@ def _prepare(
     helper_env: HelperEnvironment,
 ) -> None:
     injected = tuple(PurePosixPath(p) for p in helper_env.files)
-    # The user's files first: kaniko's own (about 80 MiB) take a while to copy.
-    stage_context(str(sandbox.root), spec.paths, layout)
-    sandbox.populate(layout, spec.executor_dir, injected, helpers_in_use(config.content))
-    sandbox.add_hosts(spec.add_hosts)
-    write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
-    stage_files_in_place(str(sandbox.root), helper_env.files)
-    stage_certificates(str(sandbox.root), spec, layout)
-    if spec.cache_dir is not None:
-        stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
+    try:
+        # The user's files first: kaniko's own (about 80 MiB) take a while to copy.
+        stage_context(str(sandbox.root), spec.paths, layout)
+        sandbox.populate(layout, spec.executor_dir, injected, helpers_in_use(config.content))
+        sandbox.add_hosts(spec.add_hosts)
+        write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
+        stage_files_in_place(str(sandbox.root), helper_env.files)
+        stage_certificates(str(sandbox.root), spec, layout)
+        if spec.cache_dir is not None:
+            stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise out_of_space(sandbox.base_dir) from e
+        raise
 
 
 def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: BuildReport) -> None:
@@ -145,6 +147,8 @@ def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: Bu
         report.oci_layout_path = str(spec.oci_layout_path)
         report.image_id = report.image_id or image_id_from_oci_layout(spec.oci_layout_path)
     if spec.oci_tar_path is not None:
+        from .oci_layout import export_tarball
+
         base = output_base(spec.oci_tar_path, workspace, spec.runner_temp)
         assert sandbox.workdir is not None
         image_id = export_tarball(
@@ -160,11 +164,13 @@ def _collect(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, report: Bu
 
 
 def preflight(spec: BuildSpec, base: Path) -> None:
-    """Everything that can be known to fail before the work directory exists."""
+    """Everything that can be known to fail before the work directory exists. The context's
+    size is only known as it is staged (what .dockerignore leaves out costs nothing): running
+    out of space there is reported with the same advice (see _prepare)."""
     check_capabilities()
     base.mkdir(parents=True, exist_ok=True)
     check_work_base(base)
-    check_free_space(base, tree_bytes([spec.paths.context, spec.executor_dir]))
+    check_free_space(base, tree_bytes([spec.executor_dir]))
 
 
 def build(
@@ -197,10 +203,18 @@ def build(
         with Sandbox(base, cancel) as sandbox:
             phases.start("Stage")
             _prepare(sandbox, spec, layout, config, helper_env)
-            report.kaniko_version = _executor_version(sandbox, layout)
-            invocation = hooks.before_build(sandbox, layout, invocation, report.kaniko_version)
+            probe = VersionProbe(sandbox.root, layout, cancel)
+            invocation = hooks.before_build(sandbox, layout, invocation, probe.version)
+
+            def started() -> None:
+                # The maintained executor reads /proc/self/exe as it starts: the link goes
+                # once both it and the version probe, started first, are past that.
+                report.kaniko_version = probe.version()
+                sandbox.drop_exe_link()
+
             phases.start("Build")
-            status = run_in_chroot(sandbox.root, invocation, show, cancel, sandbox.drop_exe_link)
+            status = run_in_chroot(sandbox.root, invocation, show, cancel, started)
+            report.kaniko_version = report.kaniko_version or probe.version()
             report.base_images = list(watcher.base_images)
             report.cache_hits = len(watcher.cache_hits)
             report.cache_misses = len(watcher.cache_misses)
@@ -305,13 +319,20 @@ def _build_all(
         hooks = BuildHooks(one, env, runner, access, credentials[1], cancel, on_image)
         build(one, env, runner, phases, part, credentials, cancel, hooks)
 
+    # Loaded only when used: they bring in the registry client (HTTP, TLS).
     if spec.platforms:
+        from .multiplatform import build_platforms
+
         build_platforms(
             spec, host, build_one, access, runner, report, work_base(env), cancel,
             on_push=lambda: phases.start("Push"), announce=announce,
         )  # fmt: skip
+    elif targets:
+        from .multiplatform import with_platform
+
+        build_one(with_platform(spec, targets[0], host), report, None)
     else:
-        build_one(with_platform(spec, targets[0], host) if targets else spec, report, None)
+        build_one(spec, report, None)
 
 
 def run(env: Mapping[str, str], runner: Runner | None = None) -> int:

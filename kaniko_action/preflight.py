@@ -115,15 +115,33 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MiB"
 
 
+_SPACE_FIX = (
+    "free some space, exclude large files from the context with .dockerignore, or give the "
+    "runner a larger work volume"
+)
+
+
+def _available(base: Path) -> int:
+    st = os.statvfs(base)
+    return st.f_bavail * st.f_frsize
+
+
 def check_free_space(base: Path, needed: int, available: int | None = None) -> None:
-    """Refuse a build whose staged files cannot fit in the work directory's filesystem."""
+    """Refuse a build when kaniko's own files and some room to build cannot fit in the work
+    directory's filesystem."""
     if available is None:
-        st = os.statvfs(base)
-        available = st.f_bavail * st.f_frsize
+        available = _available(base)
     if needed + MARGIN_BYTES > available:
         raise SandboxError(
             f"not enough free space in {base} (RUNNER_TEMP): the build stages "
-            f"{_mib(needed)} (context and executor) and needs {_mib(MARGIN_BYTES)} more, but "
-            f"only {_mib(available)} is free; free some space, exclude large files from the "
-            "context with .dockerignore, or give the runner a larger work volume"
+            f"{_mib(needed)} of kaniko's files and needs {_mib(MARGIN_BYTES)} more to build, "
+            f"but only {_mib(available)} is free; {_SPACE_FIX}"
         )
+
+
+def out_of_space(base: Path) -> SandboxError:
+    """The error for a work directory that filled up while the build was being staged."""
+    return SandboxError(
+        f"not enough free space in {base} (RUNNER_TEMP) for the build context: the "
+        f"filesystem filled up while it was staged; {_SPACE_FIX}"
+    )

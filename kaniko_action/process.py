@@ -292,3 +292,27 @@ def _stop_and_drain(proc: subprocess.Popen[bytes], root: Path, lines: _Lines) ->
             pass
     lines.close()
     proc.stdout.close()
+
+
+class Background:
+    """A short command started in the chroot alongside the build (the executor's `version`):
+    its output is read once it is wanted. The build's clean-up stops it if it is still there."""
+
+    def __init__(self, root: Path, invocation: Invocation, cancel: CancelState) -> None:
+        self.root = root
+        with cancel.shielded():
+            self.proc: subprocess.Popen[bytes] | None = _spawn(root, invocation)
+        self._result: tuple[int, str] | None = None
+
+    def result(self, timeout: float = 10.0) -> tuple[int, str]:
+        """Its exit status and output (waiting at most `timeout` seconds for them)."""
+        if self._result is None:
+            assert self.proc is not None
+            try:
+                out, _ = self.proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                terminate(self.proc.pid, self.root)
+                out, _ = self.proc.communicate()
+            self._result = (self.proc.returncode, out.decode("utf-8", errors="replace"))
+            self.proc = None
+        return self._result

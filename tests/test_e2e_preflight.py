@@ -84,3 +84,22 @@ def test_work_volume_on_another_filesystem_builds(
     assert (harness.workspace / "out" / "image.tar").stat().st_size > 0
     assert run.outputs["imageid"].startswith("sha256:")
     assert registry.client().tags("preflight/volume") == ["1"]
+
+
+@pytest.mark.parametrize("harness", ["upstream"], indirect=True)
+def test_running_out_of_space_while_staging_is_explained(
+    harness: ActionHarness, busybox_image: str
+) -> None:
+    """Room for kaniko's files, not for the context: the filesystem fills up while the
+    context is staged, and the user is told so, with nothing left behind."""
+    harness.write("Dockerfile", f"FROM {busybox_image}\nCOPY big.bin /big.bin\n")
+    chunk = b"\x01" * (1024 * 1024)
+    with (harness.workspace / "big.bin").open("wb") as f:
+        for _ in range(220):
+            f.write(chunk)
+    harness.wrapper = in_namespace_with_tmpfs(harness.runner_temp, "size=200m")
+    run = harness.run(push="false")
+    assert run.returncode == 1, run.stdout
+    assert "not enough free space" in run.stdout and "for the build context" in run.stdout
+    assert "Traceback" not in run.stdout
+    assert run.host_changes == []
