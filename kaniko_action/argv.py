@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .errors import InputError
 from .layout import ChrootLayout
+from .records import record
 from .spec import BuildSpec
 
 # Variables the executor, its Go runtime or its registry client read themselves. Build
@@ -50,7 +50,7 @@ PROXY_VARIABLES = (
 TRACKING_VARIABLE = "RUNNER_TRACKING_ID"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Invocation:
     argv: tuple[str, ...]
     env: dict[str, str]

@@ -5,10 +5,10 @@ be opened when it is registered (flag `F`) to work inside a chroot."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Literal
 
 from .platforms import Platform
+from .records import record
 
 # architecture -> (ELF class: 1 = 32-bit, 2 = 64-bit; data: 1 = little, 2 = big endian; e_machine)
 ELF_MACHINES: Mapping[str, tuple[int, int, int]] = {
@@ -42,7 +42,7 @@ def elf_header(platform: Platform) -> bytes | None:
     return (ident + e_type + e_machine + e_version).ljust(64, b"\0")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Handler:
     name: str
     enabled: bool

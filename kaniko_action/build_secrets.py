@@ -11,13 +11,13 @@ import csv
 import io
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
 from .errors import InputError
 from .inputs import parse_list
 from .paths import runner_file
+from .records import field, record
 
 SecretKind = Literal["value", "file", "env"]
 SECRET_FLAG = "--secret"
@@ -31,7 +31,7 @@ _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildSecret:
     id: str
     kind: SecretKind

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import stat
 from contextlib import suppress
 from pathlib import Path, PurePosixPath
@@ -75,7 +74,7 @@ def _copy_fd(src: int, dst: int) -> None:
 
 
 def _temp_name(name: str) -> str:
-    return f".{name}.kaniko-build-{secrets.token_hex(4)}"
+    return f".{name}.kaniko-build-{os.urandom(4).hex()}"
 
 
 def _settle(fd: int, owner: tuple[int, int]) -> None:

@@ -7,13 +7,13 @@ accepted with a warning that says it has no effect. None is silently ignored.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 from .errors import InputError
 from .inputs import parse_bool, parse_list
+from .records import field, record
 
 
-@dataclass
+@record
 class Translation:
     """What build-push-action-style inputs amount to."""
 

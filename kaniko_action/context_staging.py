@@ -26,7 +26,6 @@ import os
 import stat
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .dockerfile import ContextSources, context_sources, parse
@@ -41,12 +40,13 @@ from .dockerignore import (
 from .filecopy import Copier, CopyStats
 from .layout import ChrootLayout, host_path
 from .paths import BuildPaths
+from .records import field, record
 
 MAX_LINKS = 40  # the kernel's limit on links followed while resolving one path
 MAX_IGNORE_FILE = 16 * 1024 * 1024
 
 
-@dataclass
+@record
 class ContextReport:
     """What placing the context did."""
 

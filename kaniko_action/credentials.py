@@ -11,12 +11,12 @@ import base64
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .errors import ActionError
 from .fsutil import write_private
+from .records import field, record
 
 DOCKER_HUB_KEY = "https://index.docker.io/v1/"
 _DOCKER_HUB_NAMES = frozenset(
@@ -81,7 +81,7 @@ SECRET_VARIABLES = frozenset(
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Login:
     """The `registry`, `username` and `password` inputs."""
 
@@ -121,7 +121,7 @@ def load_runner_config(env: Mapping[str, str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-@dataclass
+@record
 class DockerConfig:
     content: dict[str, Any]
     warnings: list[str]
@@ -198,7 +198,7 @@ def available_helpers(executor_dir: Path) -> list[str]:
     return sorted(n[len(prefix) :] for n in names if n.startswith(prefix))
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class HelperEnvironment:
     variables: dict[str, str]
     files: tuple[Path, ...]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+
+from .records import record
 
 _DIRECTIVE = re.compile(r"^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Instruction:
     keyword: str
     text: str  # whitespace-collapsed, continuations joined
@@ -94,7 +95,7 @@ _REMOTE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/]")
 _UNKNOWABLE = re.compile(r"[$'\"\\*?\[]")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContextSources:
     """What COPY and ADD name in the build context, as far as it is known before the build."""
 

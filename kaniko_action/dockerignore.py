@@ -21,9 +21,9 @@ compare byte for byte as Go compares them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .goregex import GoRegex, GoSyntaxError
+from .records import record
 
 # Go's unicode.IsSpace, which strings.TrimSpace uses (Python's str.strip also takes \x1c-\x1f).
 _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -249,7 +249,7 @@ def glob_rejects(pattern: str) -> bool:
 # -------------------------------------------------------------- patternmatcher
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pattern:
     """One pattern as patternmatcher.New keeps it, compiled as Pattern.compile does."""
 

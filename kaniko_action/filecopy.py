@@ -13,8 +13,9 @@ import errno
 import fcntl
 import os
 import stat
-from dataclasses import dataclass
 from typing import Union
+
+from .records import record
 
 FilePath = Union[str, bytes, "os.PathLike[str]"]
 
@@ -29,7 +30,7 @@ _OPEN_SOURCE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _OPEN_TARGET = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
-@dataclass
+@record
 class CopyStats:
     files: int = 0
     reflinked: int = 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import stat
@@ -95,6 +94,8 @@ def unmount_under(path: Path) -> list[str]:
     proc, a block device it made a node for). Detaching leaves the mounted data alone and
     lets the work directory be removed without ever reaching into it.
     """
+    import ctypes  # loaded when needed: it costs milliseconds
+
     libc = ctypes.CDLL(None, use_errno=True)
     for _attempt in range(5):
         mounted = sorted(set(mounts_under(path)), key=lambda m: m.count("/"), reverse=True)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import os
 import signal
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
 
+from .records import record
 from .teardown import teardown
 
 DONE = b"done"
 
 
-@dataclass
+@record
 class Guardian:
     pid: int
     pipe: int

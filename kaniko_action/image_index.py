@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from .platforms import Platform
+from .records import record
 from .registry_client import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, sha256_digest
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class PlatformImage:
     platform: Platform
     digest: str  # of the image manifest

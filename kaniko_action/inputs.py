@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from .errors import InputError
+from .records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InputDef:
     name: str
     description: str
@@ -21,7 +21,7 @@ class InputDef:
     required: bool = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OutputDef:
     name: str
     description: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+
+from .records import field, record
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PREFIX = r"^(?:INFO|DEBU|TRAC|WARN)\[[^\]]*\]\s+"
@@ -22,7 +23,7 @@ _PUSHING = re.compile(_PREFIX + r"Pushing image to (\S+)")
 _ERROR = re.compile(r"^(?:ERRO|FATA)\[[^\]]*\]\s+(.*)$|^(?:error|Error)[: ](.*)$")
 
 
-@dataclass
+@record
 class LogWatcher:
     """Remembers what a kaniko log said; `on_push` fires when pushing the image starts.
 

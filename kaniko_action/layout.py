@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from .paths import BuildPaths
+from .records import record
 
 # kaniko's relocated directory (KANIKO_DIR). It is on kaniko's ignore list, so base-image
 # extraction and stage cleanup leave it, and everything staged in it, alone.
@@ -22,7 +22,7 @@ INJECTED = (
 )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ChrootLayout:
     """Absolute paths as the executor sees them, inside the chroot."""
 

@@ -12,7 +12,6 @@ index and images.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -25,6 +24,7 @@ from .layout import ChrootLayout
 from .oci_layout import LayoutError, LayoutImage, merge_layouts, read_image, write_tarball
 from .paths import output_base
 from .platforms import Platform, parse_platform, predefined_args
+from .records import replace
 from .references import Reference, parse_reference
 from .registry_client import RegistryClient, RegistryRequestError
 from .report import BuildReport

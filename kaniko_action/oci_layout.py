@@ -8,26 +8,26 @@ import os
 import shutil
 import tarfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .collect import collect_file, collect_tree
 from .fsutil import remove_tree
 from .image_index import PlatformImage, assemble_index
+from .records import record
 from .results import image_id_from_oci_layout
 
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Descriptor:
     media_type: str
     digest: str
     size: int
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LayoutImage:
     """The single image of a layout kaniko wrote."""
 

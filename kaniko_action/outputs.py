@@ -13,10 +13,10 @@ Everything else is refused with the reason.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 
 from .errors import InputError
 from .inputs import parse_bool, parse_list
+from .records import record
 
 NAME = "outputs"
 _ALLOWED = {
@@ -32,7 +32,7 @@ _REFUSED = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class OutputPlan:
     """What `outputs` asks for; paths are as written (resolved against the workspace later)."""
 

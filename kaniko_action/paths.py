@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError
+from .records import record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildPaths:
     """Real (symlink-free) absolute paths on the runner."""
 

@@ -12,19 +12,19 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import InputError
 from .layout import KANIKO_DIR, ChrootLayout, host_path
 from .platforms import Platform, StagePlatform, pin_from_line
+from .records import record, replace
 from .references import parse_reference
 from .registry_client import INDEXES, RegistryClient, RegistryRequestError
 
 PINNED_DIR = KANIKO_DIR / "pinned"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Pin:
     stage: int
     line: int

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 
 from .dockerfile import Instruction
 from .errors import InputError
+from .records import record, replace
 
 _PART = re.compile(r"^[a-z0-9_]+$")
 _ARCH_ALIASES = {
@@ -46,7 +46,7 @@ _MACHINES = {
 _NATIVE_EXTRA = {"amd64": ("386",)}
 
 
-@dataclass(frozen=True, order=True)
+@record(frozen=True, order=True)
 class Platform:
     os: str
     arch: str
@@ -177,7 +177,7 @@ def meta_args(instructions: Sequence[Instruction], build_args: Mapping[str, str]
     return values
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Stage:
     index: int
     line: int  # the FROM line (1-based)
@@ -236,7 +236,7 @@ def stages(instructions: Sequence[Instruction], values: Mapping[str, str]) -> li
     return found
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class StagePlatform:
     stage: Stage
     platform: Platform

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SandboxError
+from .records import record
 
 CAP_MKNOD = 27
 CAP_SYS_CHROOT = 18
@@ -60,7 +60,7 @@ def check_capabilities(status_text: str | None = None, euid: int | None = None) 
         )
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class MountFlags:
     nodev: bool
     noexec: bool

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import os
 import select
@@ -35,6 +34,8 @@ _CAP_SYS_CHROOT_HINT = (
 
 
 def _enter_chroot(root: str, parent: int) -> Callable[[], None]:
+    import ctypes  # loaded when needed: it costs milliseconds
+
     libc = ctypes.CDLL(None, use_errno=True)
 
     def enter() -> None:

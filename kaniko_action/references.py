@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from .errors import InputError
+from .records import record
 
 DOCKER_HUB = "index.docker.io"
 
@@ -23,7 +23,7 @@ _REFERENCE = re.compile(
 _HOSTPORT = re.compile(rf"^{_HOST}\Z", re.ASCII)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Reference:
     registry: str
     repository: str

@@ -12,13 +12,13 @@ import binascii
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from .credentials import DOCKER_HUB_KEY, config_key
+from .records import field, record
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Challenge:
     """One challenge of a `WWW-Authenticate` header: `Bearer realm="...",service="..."`."""
 
@@ -119,7 +119,7 @@ def merge_scopes(scopes: Iterable[str]) -> tuple[str, ...]:
 CredentialKind = Literal["anonymous", "basic", "identity-token", "registry-token", "helper"]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ConfigCredential:
     """What a docker config says about one registry."""
 

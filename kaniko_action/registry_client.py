@@ -21,11 +21,11 @@ import ssl
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Union
 
 from .errors import ActionError
+from .records import field, record
 from .references import DOCKER_HUB
 from .registry_auth import (
     ANONYMOUS,
@@ -68,7 +68,7 @@ class RegistryRequestError(ActionError):
         self.status = status
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class RegistryTrust:
     """How to reach registries: the same settings the executor gets."""
 
@@ -87,7 +87,7 @@ class RegistryTrust:
         return ("https",)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Response:
     status: int
     headers: Mapping[str, str]  # lower-case names
@@ -98,7 +98,7 @@ class Response:
         return self.headers.get(name.lower(), "")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Manifest:
     digest: str
     media_type: str
@@ -111,7 +111,7 @@ class Manifest:
         return data
 
 
-@dataclass
+@record
 class _Endpoint:
     scheme: str
     challenge: Challenge | None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+
+from .records import field, record
 
 
-@dataclass
+@record
 class BuildReport:
     destinations: list[str] = field(default_factory=list)
     pushed: bool = False

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import re
-import tarfile
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import BuildFailed, InputError
 from .fsutil import NotRegular, read_regular_beneath
+from .records import record
 from .references import Reference, parse_reference
 
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildResult:
     digest: str
     image_names: tuple[str, ...]
@@ -91,6 +90,8 @@ def image_id_from_oci_layout(layout: Path) -> str | None:
 
 def image_id_from_tarball(tar_path: Path) -> str | None:
     """The config digest recorded in a `docker save`-style tarball's manifest.json."""
+    import tarfile  # loaded when needed: it costs milliseconds
+
     try:
         with tarfile.open(tar_path) as tar:
             member = tar.extractfile("manifest.json")

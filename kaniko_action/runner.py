@@ -8,10 +8,8 @@ values in `name<<DELIMITER` blocks with a random delimiter.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 import time
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +18,11 @@ from typing import TextIO
 from .privileges import hand_back
 
 SUMMARY_LIMIT = 1024 * 1024
+
+
+def _random_hex() -> str:
+    """128 random bits (os.urandom: the secrets and uuid modules cost milliseconds to load)."""
+    return os.urandom(16).hex()
 
 
 def escape_data(value: str) -> str:
@@ -67,7 +70,7 @@ class Runner:
         """
         if not self._untrusted:
             return
-        token = secrets.token_hex(16)
+        token = _random_hex()
         lines = self._untrusted
         self._untrusted = []
         body = "".join(f"{line}\n" for line in lines)
@@ -115,9 +118,9 @@ class Runner:
         return True
 
     def set_output(self, name: str, value: str) -> None:
-        delimiter = f"ghadelimiter_{uuid.uuid4()}"
+        delimiter = f"ghadelimiter_{_random_hex()}"
         while delimiter in value:
-            delimiter = f"ghadelimiter_{uuid.uuid4()}"
+            delimiter = f"ghadelimiter_{_random_hex()}"
         block = f"{name}<<{delimiter}{os.linesep}{value}{os.linesep}{delimiter}{os.linesep}"
         if not self._append("GITHUB_OUTPUT", block) and not self.in_actions:
             self.echo(f"{name}={value}")

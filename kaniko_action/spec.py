@@ -6,7 +6,6 @@ import os
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from .build_secrets import BuildSecret, parse_secrets
@@ -25,6 +24,7 @@ from .paths import (
     runner_file,
 )
 from .platforms import parse_platform, parse_platforms
+from .records import field, record
 from .references import Reference, check_registry_host, parse_reference
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
@@ -71,7 +71,7 @@ OWNED_FLAGS: Mapping[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class BuildSpec:
     paths: BuildPaths
     destinations: tuple[str, ...]

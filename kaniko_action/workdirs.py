@@ -20,8 +20,9 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
+
+from .records import record
 
 WORKDIR_PREFIX = "kaniko-build-"
 NEW_PREFIX = ".kaniko-build-new-"
@@ -31,7 +32,7 @@ LOCK_NAME = "owner.lock"
 UNLOCKED_GRACE_SECONDS = 3600.0
 
 
-@dataclass
+@record
 class WorkDir:
     path: Path
     lock_fd: int
