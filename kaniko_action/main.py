@@ -119,9 +119,10 @@ def _prepare(
 ) -> None:
     injected = tuple(PurePosixPath(p) for p in helper_env.files)
     try:
-        # The user's files first: kaniko's own (about 80 MiB) take a while to copy.
+        # Kaniko's own files (over 50 MiB) are copied on a thread while the context is staged.
+        sandbox.start_kaniko_copy(layout, spec.executor_dir, helpers_in_use(config.content))
         stage_context(str(sandbox.root), spec.paths, layout)
-        sandbox.populate(layout, spec.executor_dir, injected, helpers_in_use(config.content))
+        sandbox.populate(layout, spec.executor_dir, injected)
         sandbox.add_hosts(spec.add_hosts)
         write_docker_config(sandbox.path(layout.docker_config_dir), config.content)
         stage_files_in_place(str(sandbox.root), helper_env.files)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Collection
+import threading
+from collections.abc import Callable, Collection
 from pathlib import Path, PurePosixPath
 from types import TracebackType
 
@@ -103,6 +104,7 @@ class Sandbox:
         self.workdir: Path | None = None
         self._lock: WorkDir | None = None
         self._guardian: Guardian | None = None
+        self._kaniko_copy: _Task | None = None
         self.reaped: list[Path] = []
 
     @property
@@ -145,6 +147,7 @@ class Sandbox:
         if self.workdir is None:
             return
         with self.cancel.shielded():
+            self._wait_for_kaniko_copy(reraise=False)
             try:
                 teardown(self.workdir)
             finally:
@@ -159,6 +162,21 @@ class Sandbox:
     def path(self, inside: PurePosixPath) -> Path:
         return Path(host_path(str(self.root), inside))
 
+    def start_kaniko_copy(
+        self, layout: ChrootLayout, executor_dir: Path, helpers: Collection[str] | None = None
+    ) -> None:
+        """Begin copying kaniko's own files into the chroot on a thread: the copy is done in
+        the kernel, so staging the context on this one overlaps it. `populate` waits for it."""
+        if self._kaniko_copy is None:
+            # Made here, not on the thread: staging the context creates directories in it too.
+            self.path(layout.kaniko_dir).mkdir(mode=0o755, parents=True, exist_ok=True)
+            self._kaniko_copy = _Task(lambda: self._install_kaniko(layout, executor_dir, helpers))
+
+    def _wait_for_kaniko_copy(self, reraise: bool) -> None:
+        task, self._kaniko_copy = self._kaniko_copy, None
+        if task is not None:
+            task.wait(reraise)
+
     def populate(
         self,
         layout: ChrootLayout,
@@ -167,12 +185,16 @@ class Sandbox:
         helpers: Collection[str] | None = None,
     ) -> None:
         """Lay out everything the executor needs except the context and credentials;
-        of the credential helpers, only `helpers` (all when None)."""
+        of the credential helpers, only `helpers` (all when None). Kaniko's files are copied
+        here unless `start_kaniko_copy` began it (with its own choice of helpers)."""
         root = self.root
         # An empty /kaniko: kaniko copies it to KANIKO_DIR and deletes it at start, so the
         # image being built may contain /kaniko of its own.
         (root / "kaniko").mkdir()
-        self._install_kaniko(layout, executor_dir, helpers)
+        if self._kaniko_copy is None:
+            self._install_kaniko(layout, executor_dir, helpers)
+        else:
+            self._wait_for_kaniko_copy(reraise=True)
         self._make_devices()
         self._copy_etc()
         proc_self = root / "proc" / "self"
@@ -251,3 +273,25 @@ class Sandbox:
             except OSError:
                 data = _FALLBACK_ETC[name].encode()
             (etc / name).write_bytes(data)
+
+
+class _Task:
+    """A function run on its own thread; its exception is raised by whoever waits for it."""
+
+    def __init__(self, function: Callable[[], None]) -> None:
+        self._function = function
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="kaniko-copy", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._function()
+        except BaseException as e:  # handed to the thread that waits
+            self._error = e
+
+    def wait(self, reraise: bool) -> None:
+        self._thread.join()
+        error, self._error = self._error, None
+        if reraise and error is not None:
+            raise error

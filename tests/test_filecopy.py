@@ -11,14 +11,17 @@ import stat
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from kaniko_action.cancellation import CancelState
 from kaniko_action.credentials import helpers_in_use
 from kaniko_action.filecopy import Copier, copy_tree
-from kaniko_action.layout import chroot_layout
+from kaniko_action.layout import ChrootLayout, chroot_layout
 from kaniko_action.paths import BuildPaths
 from kaniko_action.sandbox import Sandbox
 from kaniko_action.staging import stage_cache_dir
@@ -144,6 +147,71 @@ def test_kaniko_files_are_copies_and_only_the_helpers_in_use(tmp_path: Path) -> 
     with Sandbox(tmp_path / "work", CancelState()) as sandbox:
         sandbox.populate(layout, executor_dir)  # helpers not given: all of them
         assert (sandbox.path(layout.kaniko_dir) / "docker-credential-ecr-login").is_file()
+    with Sandbox(tmp_path / "work", CancelState()) as sandbox:
+        # On a thread while the context is staged, with the helpers chosen when it starts.
+        sandbox.start_kaniko_copy(layout, executor_dir, helpers)
+        sandbox.populate(layout, executor_dir)
+        kaniko_dir = sandbox.path(layout.kaniko_dir)
+        assert sandbox.path(layout.executor).read_bytes() == b"\x7fELF not really executor"
+        assert (kaniko_dir / "docker-credential-gcr").is_file()
+        assert not (kaniko_dir / "docker-credential-ecr-login").exists()
+
+
+def _fake_kaniko_dir(tmp_path: Path) -> tuple[Path, ChrootLayout]:
+    executor_dir = tmp_path / "kaniko"
+    (executor_dir / "ssl" / "certs").mkdir(parents=True)
+    (executor_dir / "ssl" / "certs" / "ca-certificates.crt").write_text("")
+    (executor_dir / "executor").write_bytes(os.urandom(1 << 20))
+    (executor_dir / "executor").chmod(0o755)
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "Dockerfile").write_text("FROM scratch\n")
+    return executor_dir, chroot_layout(BuildPaths(ws, ws, ws / "Dockerfile"))
+
+
+def test_a_failed_background_copy_is_raised_by_populate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor_dir, layout = _fake_kaniko_dir(tmp_path)
+
+    def full(self: Copier, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Copier, "copy_file", full)
+
+    def build() -> None:
+        with Sandbox(tmp_path / "work", CancelState()) as sandbox:
+            sandbox.start_kaniko_copy(layout, executor_dir)
+            sandbox.populate(layout, executor_dir)
+
+    with pytest.raises(OSError, match="No space left") as raised:
+        build()
+    assert raised.value.errno == errno.ENOSPC
+    assert os.listdir(tmp_path / "work") == []
+
+
+def test_leaving_the_sandbox_during_the_copy_waits_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    executor_dir, layout = _fake_kaniko_dir(tmp_path)
+    copy_file = Copier.copy_file
+
+    def slow(self: Copier, *args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.3)  # a big executor on a slow disk
+        return copy_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(Copier, "copy_file", slow)
+
+    def cancelled_while_staging() -> None:
+        with Sandbox(tmp_path / "work", CancelState()) as sandbox:
+            sandbox.start_kaniko_copy(layout, executor_dir)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        cancelled_while_staging()
+    # The copy finished before the work directory was removed, and wrote nothing after.
+    assert threading.active_count() == 1
+    assert os.listdir(tmp_path / "work") == []
 
 
 @pytest.mark.parametrize(
@@ -164,7 +232,7 @@ MEMORY_PROBE = textwrap.dedent(
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
     from kaniko_action.filecopy import Copier
-    from kaniko_action.layout import chroot_layout
+    from kaniko_action.layout import ChrootLayout, chroot_layout
     from kaniko_action.paths import resolve_paths
     from kaniko_action.staging import stage_context
 
