@@ -12,20 +12,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .argv import Invocation
 from .layout import host_path
-from .process import terminate
+from .process import spawn_in_chroot, terminate
 from .registry_auth import ANONYMOUS, ConfigCredential, config_credential, helper_answer
 
 HELPER_TIMEOUT_SECONDS = 60.0
 _HELPER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def _enter(root: str) -> Callable[[], None]:
-    def enter() -> None:
-        os.chroot(root)
-        os.chdir("/")
-
-    return enter
 
 
 def run_helper(
@@ -46,15 +39,11 @@ def run_helper(
     program = kaniko_dir / f"docker-credential-{helper}"
     if not os.path.isfile(host_path(str(root), program)):
         return ANONYMOUS
-    proc = subprocess.Popen(
-        [str(program), "get"],
+    proc = spawn_in_chroot(
+        root,
+        Invocation((str(program), "get"), dict(env)),
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
-        env=dict(env),
-        preexec_fn=_enter(str(root)),
-        start_new_session=True,
-        close_fds=True,
     )
     try:
         output, _ = proc.communicate(server.encode(), timeout=timeout)

@@ -160,14 +160,21 @@ def terminate(
         )
 
 
-def _spawn(root: Path, invocation: Invocation) -> subprocess.Popen[bytes]:
+def spawn_in_chroot(
+    root: Path,
+    invocation: Invocation,
+    stdin: int = subprocess.DEVNULL,
+    stderr: int = subprocess.STDOUT,
+) -> subprocess.Popen[bytes]:
+    """Start `invocation` chrooted into `root` in a session of its own, its output on a pipe;
+    it dies with the action."""
     try:
         return subprocess.Popen(
             list(invocation.argv),
             env=invocation.env,
-            stdin=subprocess.DEVNULL,
+            stdin=stdin,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=stderr,
             preexec_fn=_enter_chroot(str(root), os.getpid()),
             start_new_session=True,
             close_fds=True,
@@ -251,7 +258,7 @@ def run_in_chroot(
         # A signal during the start is raised when the shield ends: inside this try, with
         # the process already registered for the clean-up below.
         with cancel.shielded():
-            proc = _spawn(root, invocation)
+            proc = spawn_in_chroot(root, invocation)
         assert proc.stdout is not None
         status = _watch(proc, proc.stdout.fileno(), lines, on_started)
     finally:
@@ -302,7 +309,7 @@ class Background:
     def __init__(self, root: Path, invocation: Invocation, cancel: CancelState) -> None:
         self.root = root
         with cancel.shielded():
-            self.proc: subprocess.Popen[bytes] | None = _spawn(root, invocation)
+            self.proc: subprocess.Popen[bytes] | None = spawn_in_chroot(root, invocation)
         self._result: tuple[int, str] | None = None
 
     def result(self, timeout: float = 10.0) -> tuple[int, str]:

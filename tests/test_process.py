@@ -72,7 +72,7 @@ def test_a_signal_right_after_the_executor_starts_still_stops_it(
     lands there is raised only once the process is registered, and the process is stopped."""
     root = _busybox_root(tmp_path)
     spawned: list[int] = []
-    original = process._spawn
+    original = process.spawn_in_chroot
 
     def spawn_then_signal(chroot: Path, invocation: Invocation) -> subprocess.Popen[bytes]:
         proc = original(chroot, invocation)
@@ -82,7 +82,7 @@ def test_a_signal_right_after_the_executor_starts_still_stops_it(
             pass
         return proc
 
-    monkeypatch.setattr(process, "_spawn", spawn_then_signal)
+    monkeypatch.setattr(process, "spawn_in_chroot", spawn_then_signal)
     invocation = Invocation(("/bin/sh", "-c", "sleep 600 & sleep 601"), {"PATH": "/bin"})
     with cancellation() as cancel, pytest.raises(Cancelled):
         run_in_chroot(root, invocation, lambda lines: None, cancel)
