@@ -9,9 +9,8 @@ import gzip
 import io
 import json
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, BinaryIO
 
 import pytest
@@ -26,6 +25,7 @@ from kaniko_action.registry_client import (
 )
 
 from .support.images import busybox_layer, push_busybox, push_busybox_index
+from .support.local_http import LocalHTTPServer
 from .support.registry import Registry
 from .support.token_server import TokenServer
 
@@ -294,25 +294,13 @@ class Flaky:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self.servers = [
-            ThreadingHTTPServer(("127.0.0.1", 0), Registry_),
-            ThreadingHTTPServer(("127.0.0.1", 0), Storage),
-        ]
-        self.storage_port = self.servers[1].server_address[1]
-        self.host = f"127.0.0.1:{self.servers[0].server_address[1]}"
-        self.threads = [
-            threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True)
-            for s in self.servers
-        ]
-        for thread in self.threads:
-            thread.start()
+        self.servers = [LocalHTTPServer(Registry_), LocalHTTPServer(Storage)]
+        self.storage_port = self.servers[1].port
+        self.host = f"127.0.0.1:{self.servers[0].port}"
 
     def close(self) -> None:
         for server in self.servers:
-            server.shutdown()
-            server.server_close()
-        for thread in self.threads:
-            thread.join(timeout=5)
+            server.stop()
 
 
 @pytest.fixture

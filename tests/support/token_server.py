@@ -17,14 +17,15 @@ import base64
 import json
 import secrets
 import subprocess
-import threading
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from .local_http import LocalHTTPServer
 
 ISSUER = "kaniko-build-test-issuer"
 SERVICE = "kaniko-build-test-registry"
@@ -49,8 +50,7 @@ class TokenServer:
     identity_tokens: dict[str, str] = field(default_factory=dict)  # token -> user
     requests: list[TokenRequest] = field(default_factory=list)
     port: int = 0
-    _server: ThreadingHTTPServer | None = None
-    _thread: threading.Thread | None = None
+    _server: LocalHTTPServer | None = None
 
     @property
     def key_path(self) -> Path:
@@ -182,21 +182,13 @@ class TokenServer:
                 token = owner.issue(user, service, scopes)
                 self._answer(200, {"access_token": token, "expires_in": 300})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
-        self._thread.start()
+        self._server = LocalHTTPServer(Handler)
+        self.port = self._server.port
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def __enter__(self) -> TokenServer:
         return self
