@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shutil
 import socket
 from collections.abc import Iterator
@@ -17,6 +16,7 @@ import pytest
 from kaniko_action.runner import escape_data
 
 from .support.action import ActionHarness, ActionRun
+from .support.hostcheck import files_holding
 from .support.images import busybox_layer
 from .support.registry import Registry
 from .test_e2e_build import assert_clean
@@ -48,19 +48,6 @@ def secrets() -> list[bytes]:
     return [PASSWORD.encode(), auth]
 
 
-def files_containing_secrets(root: Path, allowed: tuple[Path, ...] = ()) -> list[str]:
-    found: list[str] = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = Path(dirpath) / name
-            if path in allowed or path.is_symlink() or not path.is_file():
-                continue
-            data = path.read_bytes()
-            if any(s in data for s in secrets()):
-                found.append(str(path))
-    return found
-
-
 def shown(run: ActionRun) -> str:
     """The log as the runner shows it: add-mask commands are consumed, not displayed."""
     return "\n".join(x for x in run.stdout.splitlines() if not x.startswith("::add-mask::"))
@@ -71,7 +58,7 @@ def assert_no_leak(run: ActionRun, harness: ActionHarness, allowed: tuple[Path, 
         assert secret.decode() not in shown(run)
         assert secret.decode() not in run.summary
     assert not any(s.decode() in v for v in run.outputs.values() for s in secrets())
-    assert files_containing_secrets(harness.workspace.parent, allowed) == []
+    assert files_holding(harness.workspace.parent, secrets(), allowed) == []
     assert f"::add-mask::{escape_data(PASSWORD)}" in run.stdout or allowed
 
 
@@ -136,7 +123,7 @@ def test_wrong_password_is_explained(harness: ActionHarness, secure: Registry) -
     assert wrong not in shown(run)
     assert f"::add-mask::{escape_data(wrong)}" in run.stdout
     assert secure.client().tags("auth/wrong") == []
-    assert files_containing_secrets(harness.workspace.parent) == []
+    assert files_holding(harness.workspace.parent, secrets()) == []
     assert_clean(run)
 
 

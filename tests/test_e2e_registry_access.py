@@ -14,11 +14,11 @@ import pytest
 
 from .conftest import executor_dir
 from .support.action import ActionHarness
+from .support.hostcheck import files_holding
 from .support.images import HOST_BUSYBOX, push_busybox, push_busybox_index
 from .support.registry import DOCKER_MANIFEST_LIST, Registry
 from .support.token_server import TokenServer
 from .test_e2e_build import assert_clean
-from .test_e2e_secrets import files_holding
 
 pytestmark = pytest.mark.e2e
 

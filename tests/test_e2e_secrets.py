@@ -8,14 +8,13 @@ summary or output, and no file left on the host holds a secret."""
 from __future__ import annotations
 
 import hashlib
-import os
-from pathlib import Path
 
 import pytest
 
 from kaniko_action.runner import escape_data
 
 from .support.action import ActionHarness, ActionRun
+from .support.hostcheck import files_holding
 from .support.registry import Registry, RegistryClient, decompress_layer
 from .test_e2e_auth import shown
 from .test_e2e_build import assert_clean
@@ -57,19 +56,6 @@ def registry_blobs(client: RegistryClient) -> dict[str, bytes]:
                     data = client.get_blob(repo, blob["digest"])
                     found[f"{repo}@{blob['digest']}"] = decompress_layer(data)
     return found
-
-
-def files_holding(root: Path, needles: list[str], allowed: tuple[Path, ...]) -> list[str]:
-    hits: list[str] = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = Path(dirpath) / name
-            if path in allowed or path.is_symlink() or not path.is_file():
-                continue
-            data = path.read_bytes()
-            if any(n.encode() in data for n in needles):
-                hits.append(str(path))
-    return hits
 
 
 def assert_secrets_nowhere(run: ActionRun, harness: ActionHarness, registry: Registry) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,6 +67,24 @@ def snapshot_tree(root: str, recursive: bool) -> dict[str, Entry]:
             if recursive and stat.S_ISDIR(entry[0]) and not path.startswith("/proc"):
                 stack.append(path)
     return found
+
+
+def files_holding(
+    root: Path, needles: Sequence[str | bytes], allowed: tuple[Path, ...] = ()
+) -> list[str]:
+    """Regular files below `root`, other than `allowed`, that contain any of `needles`
+    (a secret left behind on the runner)."""
+    wanted = [n.encode() if isinstance(n, str) else n for n in needles]
+    hits: list[str] = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            path = Path(dirpath) / name
+            if path in allowed or path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if any(n in data for n in wanted):
+                hits.append(str(path))
+    return hits
 
 
 def executor_processes() -> list[str]:
