@@ -273,43 +273,19 @@ def test_credentials_reach_the_executor_whatever_sudo_does_to_home(
 def test_user_without_sudo_rights_gets_a_clear_error_and_nothing_is_created(
     tmp_path: Path, registry: Registry, busybox_image: str
 ) -> None:
-    machine = RunnerMachine(tmp_path)
-    job = Job(machine, user="guest", uid=GUEST_UID)
-    job.write("Dockerfile", f"FROM {busybox_image}\n")
-    workspace_before = tree_state(job.host(job.workspace))
-
-    run: StepRun = job.step(
-        tags=f"{registry.host}/team/refused:1",
-        insecure_registries=registry.host,
-        executor_dir=str(executor_dir("fork")),
-    )
-
-    assert run.returncode == 1, run.stdout
-    assert len(run.errors) == 1, run.stdout
-    # As the runner shows it: %25 -> %, %0D -> CR, %0A -> LF.
-    error = run.errors[0].replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+    job = Job(RunnerMachine(tmp_path), user="guest", uid=GUEST_UID)
+    error, run = runner_refused(job, registry, busybox_image)
+    assert run.summary == ""
     assert error.startswith("::error title=Needs root::")
     assert "runs as guest (uid 1002)" in error
     assert "sudo: a password is required" in error
     assert "Run the runner as root, or give its user passwordless sudo" in error
     assert "%sudo ALL=(ALL:ALL) NOPASSWD:ALL" in error
-    assert run.outputs == {}
-    assert run.summary == ""
-    assert tree_state(job.host(job.workspace)) == workspace_before
-    # RUNNER_TEMP holds what the runner put there for the step (its script and the
-    # file-command files), nothing else.
-    temp = job.host(job.runner_temp)
-    left = sorted(p.relative_to(temp).as_posix() for p in temp.rglob("*"))
-    assert [
-        p for p in left if not (p.endswith(".sh") or p.startswith("_runner_file_commands"))
-    ] == []
-    assert owned_by_root(job.host(f"{job.home}/_work")) == []
-    assert "team/refused" not in registry.client().catalog()
 
 
-def runner_refused(job: Job, registry: Registry, busybox_image: str) -> str:
+def runner_refused(job: Job, registry: Registry, busybox_image: str) -> tuple[str, StepRun]:
     """Run a build that must be refused before anything is made; returns the one error, as
-    the runner shows it."""
+    the runner shows it (%25 -> %, %0D -> CR, %0A -> LF), and the run."""
     job.write("Dockerfile", f"FROM {busybox_image}\nRUN echo never > /never\n")
     workspace_before = tree_state(job.host(job.workspace))
     run = job.step(
@@ -321,6 +297,8 @@ def runner_refused(job: Job, registry: Registry, busybox_image: str) -> str:
     assert len(run.errors) == 1, run.stdout
     assert run.outputs == {}
     assert tree_state(job.host(job.workspace)) == workspace_before
+    # RUNNER_TEMP holds what the runner put there for the step (its script and the
+    # file-command files), nothing else.
     temp = job.host(job.runner_temp)
     left = sorted(p.relative_to(temp).as_posix() for p in temp.rglob("*"))
     assert [
@@ -328,7 +306,7 @@ def runner_refused(job: Job, registry: Registry, busybox_image: str) -> str:
     ] == []
     assert owned_by_root(job.host(f"{job.home}/_work")) == []
     assert "team/refused" not in registry.client().catalog()
-    return run.errors[0].replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%")
+    return run.errors[0].replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"), run
 
 
 def test_no_new_privileges_is_explained(
@@ -337,7 +315,7 @@ def test_no_new_privileges_is_explained(
     """A pod with allowPrivilegeEscalation: false (Pod Security "restricted") runs the job with
     no_new_privs: sudo cannot become root."""
     job = Job(RunnerMachine(tmp_path), setpriv=("--no-new-privs",))
-    error = runner_refused(job, registry, busybox_image)
+    error, _run = runner_refused(job, registry, busybox_image)
     assert error.startswith("::error title=Needs root::")
     assert "runs as runner (uid 1001)" in error
     assert "with no_new_privs set, so sudo cannot become root" in error
@@ -351,7 +329,7 @@ def test_missing_capabilities_are_named_with_the_fix(
     """A runtime that does not grant SYS_CHROOT and MKNOD (CRI-O): sudo works, but root
     cannot chroot or make device nodes."""
     job = Job(RunnerMachine(tmp_path), setpriv=("--bounding-set=-sys_chroot,-mknod",))
-    error = runner_refused(job, registry, busybox_image)
+    error, _run = runner_refused(job, registry, busybox_image)
     assert "lacks the SYS_CHROOT and MKNOD capabilities" in error
     assert "securityContext.capabilities.add: [SYS_CHROOT, MKNOD]" in error
 
