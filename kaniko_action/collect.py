@@ -17,6 +17,7 @@ from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
 from .errors import SandboxError
+from .filecopy import Copier
 from .fsutil import NotRegular, open_regular_beneath, remove_tree, walk_beneath
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -57,20 +58,6 @@ def _open_parent(dest: Path, base: Path) -> int:
         os.close(fd)
         raise
     return fd
-
-
-def _copy_fd(src: int, dst: int) -> None:
-    while True:
-        try:
-            n = os.copy_file_range(src, dst, 1 << 30)
-        except OSError as e:
-            if e.errno not in (errno.EXDEV, errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
-                raise
-            break
-        if n == 0:
-            return
-    while chunk := os.read(src, 1 << 20):
-        os.write(dst, chunk)
 
 
 def _temp_name(name: str) -> str:
@@ -133,7 +120,7 @@ def _move_or_copy(
         dir_fd=dst_dir,
     )
     try:
-        _copy_fd(src, out)
+        Copier().copy_fd(src, out, os.fstat(src), os.fstat(out).st_dev)
         _settle(out, owner)
     except BaseException:
         os.close(out)
@@ -165,12 +152,12 @@ def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
             os.chown(os.path.join(dirpath, name), *owner, follow_symlinks=False)
 
 
-def _copy_tree(src: Path, dest: Path) -> None:
+def _copy_tree(src: Path, dest: Path, copier: Copier) -> None:
     os.mkdir(dest, 0o755)
     for entry in os.scandir(src):
         target = dest / entry.name
         if entry.is_dir(follow_symlinks=False):
-            _copy_tree(Path(entry.path), target)
+            _copy_tree(Path(entry.path), target, copier)
         else:
             fd_in = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
             try:
@@ -178,7 +165,7 @@ def _copy_tree(src: Path, dest: Path) -> None:
                     target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644
                 )
                 try:
-                    _copy_fd(fd_in, fd_out)
+                    copier.copy_fd(fd_in, fd_out, os.fstat(fd_in), os.fstat(fd_out).st_dev)
                 finally:
                     os.close(fd_out)
             finally:
@@ -217,7 +204,7 @@ def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
         except OSError as e:
             if e.errno != errno.EXDEV:
                 raise
-            _copy_tree(source, dest)
+            _copy_tree(source, dest, Copier())
         finally:
             os.close(src_dir)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -113,3 +114,34 @@ def test_reading_refuses_links_anywhere_on_the_way(chroot: Path, tmp_path: Path)
     (chroot / ".kaniko-build/out").symlink_to(tmp_path)
     with pytest.raises(NotRegular):
         read_regular_beneath(chroot, ".kaniko-build/out/digest")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
+def test_outputs_on_another_filesystem_are_copied_through_the_checked_descriptor(
+    chroot: Path, tmp_path: Path
+) -> None:
+    """A workspace on another filesystem than RUNNER_TEMP: rename fails (EXDEV), so the
+    file and the layout are copied, then the chroot's copies go with the sandbox."""
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(other)], check=True)
+    try:
+        os.chown(other, 1001, 1002)
+        data = os.urandom(3 << 20)
+        (chroot / ".kaniko-build/out/image.tar").write_bytes(data)
+        layout = chroot / ".kaniko-build/out/layout"
+        (layout / "blobs/sha256").mkdir(parents=True)
+        (layout / "index.json").write_text("{}")
+        (layout / "blobs/sha256/abc").write_bytes(data[:1000])
+        collect_file(chroot, OUT / "image.tar", other / "out/image.tar", other)
+        collect_tree(chroot, OUT / "layout", other / "out/layout", other)
+        assert os.stat(other).st_dev != os.stat(chroot).st_dev
+        assert (other / "out/image.tar").read_bytes() == data
+        assert os.lstat(other / "out/image.tar").st_mode & 0o777 == 0o644
+        assert (other / "out/layout/index.json").read_text() == "{}"
+        assert (other / "out/layout/blobs/sha256/abc").read_bytes() == data[:1000]
+        for path in (other / "out/image.tar", other / "out/layout/blobs/sha256/abc"):
+            assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == (1001, 1002)
+        assert sorted(p.name for p in other.joinpath("out").iterdir()) == ["image.tar", "layout"]
+    finally:
+        subprocess.run(["umount", str(other)], check=True)
