@@ -42,15 +42,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaniko_action.argv import executor_invocation  # noqa: E402
 from kaniko_action.cancellation import CancelState  # noqa: E402
-from kaniko_action.filecopy import Copier  # noqa: E402
-from kaniko_action.fsutil import remove_tree  # noqa: E402
-from kaniko_action.inputs import DEFAULTS, env_name  # noqa: E402
-from kaniko_action.layout import ChrootLayout, chroot_layout, host_path  # noqa: E402
-from kaniko_action.sandbox import HELPER_PREFIX, Sandbox  # noqa: E402
-from kaniko_action.spec import BuildSpec, build_spec  # noqa: E402
-from kaniko_action.staging import stage_context  # noqa: E402
+from kaniko_action.executor.argv import executor_invocation  # noqa: E402
+from kaniko_action.sandbox.chroot import Sandbox  # noqa: E402
+from kaniko_action.sandbox.kaniko_files import HELPER_PREFIX  # noqa: E402
+from kaniko_action.sandbox.layout import ChrootLayout, chroot_layout, host_path  # noqa: E402
+from kaniko_action.spec.build_spec import BuildSpec, build_spec  # noqa: E402
+from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
+from kaniko_action.staging.files import stage_context  # noqa: E402
+from kaniko_action.utils.filecopy import Copier  # noqa: E402
+from kaniko_action.utils.fs import remove_tree  # noqa: E402
 
 DOCKERFILE = "FROM scratch\nCOPY . /app\n"
 VARIANTS = ("v2 recipe", "kaniko alone", "action")

@@ -7,8 +7,8 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .inputs import env_name
-from .main import run
+from .build.run import run
+from .spec.inputs import env_name
 
 
 def parser() -> argparse.ArgumentParser:

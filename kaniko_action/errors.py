@@ -42,6 +42,15 @@ class BuildFailed(ActionError):
         self.instruction = instruction
         self.stage = stage
         self.pushing = pushing
+        # What the build still told before failing, for the report (build/single.py).
+        self.details: object = None
+
+
+class RunnerError(ActionError):
+    """The runner cannot run this build (a platform it cannot emulate, say): a property of
+    the machine, not of the inputs."""
+
+    title = "Runner"
 
 
 class Cancelled(ActionError):

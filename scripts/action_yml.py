@@ -1,4 +1,4 @@
-"""Write action.yml from the input and output definitions in kaniko_action/inputs.py."""
+"""Write action.yml from the input and output definitions in kaniko_action/spec/inputs.py and kaniko_action/build/outputs.py."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaniko_action.inputs import INPUTS, OUTPUTS, env_name  # noqa: E402
+from kaniko_action.build.outputs import OUTPUTS  # noqa: E402
+from kaniko_action.spec.inputs import INPUTS, env_name  # noqa: E402
 
 HEADER = """\
 name: kaniko-build

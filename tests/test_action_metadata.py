@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from kaniko_action.inputs import INPUTS, OUTPUTS, env_name
+from kaniko_action.build.outputs import OUTPUTS
+from kaniko_action.spec.inputs import INPUTS, env_name
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -6,15 +6,12 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kaniko_action.build_secrets import (
-    BuildSecret,
-    offers_secrets,
-    parse_secrets,
-    records,
-    secret_flags,
-    secret_input,
-)
 from kaniko_action.errors import InputError
+from kaniko_action.executor.argv import secret_flags
+from kaniko_action.executor.probe import offers_secrets
+from kaniko_action.sandbox.layout import KANIKO_DIR, chroot_layout
+from kaniko_action.spec.paths import BuildPaths
+from kaniko_action.spec.secrets import BuildSecret, parse_secrets, records, secret_input
 
 SECRET = "s3cr3t-Value,with=signs"
 
@@ -95,7 +92,10 @@ def test_refused_without_repeating_values(
 
 def test_flags_name_files_only() -> None:
     secrets = (BuildSecret("token", "value", SECRET), BuildSecret("npm", "env", "NPM_TOKEN"))
-    flags = secret_flags(secrets, PurePosixPath("/.kaniko-build"))
+    paths = BuildPaths(Path("/w"), Path("/w"), Path("/w/Dockerfile"))
+    layout = chroot_layout(paths)
+    assert layout.kaniko_dir == KANIKO_DIR == PurePosixPath("/.kaniko-build")
+    flags = secret_flags(secrets, layout)
     assert flags == (
         "--secret=id=token,src=/.kaniko-build/secret-src/0",
         "--secret=id=npm,src=/.kaniko-build/secret-src/1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from kaniko_action.certs import merge_bundles, pem_certificates
+from kaniko_action.utils.pem import merge_bundles, pem_certificates
 
 
 def cert(n: int) -> bytes:

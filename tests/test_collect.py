@@ -8,9 +8,9 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kaniko_action.collect import collect_file, collect_tree
 from kaniko_action.errors import SandboxError
-from kaniko_action.fsutil import NotRegular, read_regular_beneath
+from kaniko_action.staging.collect import collect_file, collect_tree
+from kaniko_action.utils.fs import NotRegular, read_regular_beneath
 
 OUT = PurePosixPath("/.kaniko-build/out")
 

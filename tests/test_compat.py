@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from kaniko_action.compat import translate
 from kaniko_action.errors import InputError
-from kaniko_action.inputs import DEFAULTS
+from kaniko_action.spec.buildx import translate
+from kaniko_action.spec.inputs import DEFAULTS
 
 
 def raw(**inputs: str) -> dict[str, str]:

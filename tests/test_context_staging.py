@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaniko_action.context_staging import ContextReport
-from kaniko_action.dockerignore import Matcher, UnsupportedPattern, read_patterns
-from kaniko_action.layout import chroot_layout, host_path
-from kaniko_action.paths import resolve_paths
-from kaniko_action.staging import stage_context
+from kaniko_action.dockerfile.ignore import Matcher, UnsupportedPattern, read_patterns
+from kaniko_action.sandbox.layout import chroot_layout, host_path
+from kaniko_action.spec.paths import resolve_paths
+from kaniko_action.staging.context import ContextReport
+from kaniko_action.staging.files import stage_context
 
 from .support import oracle
 

@@ -7,18 +7,18 @@ from pathlib import Path, PurePosixPath
 
 import pytest
 
-from kaniko_action.credentials import (
+from kaniko_action.errors import ActionError
+from kaniko_action.executor.diagnosis import explain, registry_in
+from kaniko_action.registry.credentials import (
     DOCKER_HUB_KEY,
-    Login,
-    available_helpers,
     config_key,
     helper_environment,
     load_runner_config,
     merge_config,
     runner_docker_config_path,
 )
-from kaniko_action.errors import ActionError
-from kaniko_action.registry_errors import explain, registry_in
+from kaniko_action.sandbox.kaniko_files import available_helpers
+from kaniko_action.spec.login import Login
 
 HELPERS = ["acr-env", "ecr-login", "gcr"]
 

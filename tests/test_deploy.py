@@ -11,14 +11,14 @@ import pytest
 import yaml
 
 from kaniko_action.errors import ActionError
-from kaniko_action.preflight import (
+from kaniko_action.sandbox.kaniko_files import check_executor_dir
+from kaniko_action.sandbox.preflight import (
     MountFlags,
     check_capabilities,
     check_free_space,
     check_work_base,
 )
-from kaniko_action.privileges import no_new_privs_message, no_root_message
-from kaniko_action.sandbox import check_executor_dir
+from kaniko_action.sandbox.privileges import no_new_privs_message, no_root_message
 
 ROOT = Path(__file__).resolve().parents[1]
 VALUES = ROOT / "deploy" / "values.yaml"

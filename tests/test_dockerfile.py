@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kaniko_action.dockerfile import locate, parse
+from kaniko_action.dockerfile.parser import locate, parse
 
 SOURCE = """\
 # syntax=docker/dockerfile:1

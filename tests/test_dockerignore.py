@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kaniko_action.dockerignore import (
+from kaniko_action.dockerfile.ignore import (
     IgnoreFileError,
     Matcher,
     UnsupportedPattern,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.runner import escape_data
+from kaniko_action.workflow.commands import escape_data
 
 from .support.action import ActionHarness, ActionRun
 from .support.hostcheck import files_holding

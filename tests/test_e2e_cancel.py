@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action import workdirs
+from kaniko_action.sandbox import workdirs
 
 from .support.action import ActionHarness
-from .support.hostcheck import HostSnapshot, executor_processes
+from .support.hostcheck import HostSnapshot, executor_processes, lock_is_free
 from .support.registry import Registry
 from .support.runner_step import RunnerStep, wait_until
 
@@ -46,8 +46,8 @@ def inputs(harness: ActionHarness, registry: Registry, repo: str) -> dict[str, s
     }
 
 
-def build_processes_gone() -> bool:
-    return executor_processes() == []
+def build_processes_gone(harness: ActionHarness) -> bool:
+    return executor_processes(harness.runner_temp) == []
 
 
 def assert_nothing_left(
@@ -72,7 +72,7 @@ def test_runner_cancel_sequence_stops_the_build(
     step.start(**inputs(harness, registry, "e2e/cancel"))
     step.wait_for(RUN_STARTED)
     time.sleep(0.5)
-    assert executor_processes(), "the build should be running"
+    assert executor_processes(harness.runner_temp), "the build should be running"
     result = step.cancel_like_the_runner()
     print(f"cancel: step exited {result.exited_after:.2f}s after SIGINT")
     assert result.signals_sent == ["SIGINT"], step.text
@@ -103,7 +103,9 @@ def test_sigkill_of_the_step_is_cleaned_up_by_the_guardian(
         harness.runner_temp.iterdir()
     )
     print(f"guardian: work directory gone {time.monotonic() - killed:.2f}s after SIGKILL")
-    assert wait_until(build_processes_gone, timeout=5), executor_processes()
+    assert wait_until(lambda: build_processes_gone(harness), timeout=5), executor_processes(
+        harness.runner_temp
+    )
     # Long enough for the RUN step's sleeps to have ended and a push to have happened.
     time.sleep(5)
     assert_nothing_left(harness, before, registry, "e2e/killed")
@@ -138,7 +140,7 @@ def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
             sys.executable,
             "-c",
             "import sys, time; sys.path.insert(0, sys.argv[1]);"
-            "from pathlib import Path; from kaniko_action import workdirs;"
+            "from pathlib import Path; from kaniko_action.sandbox import workdirs;"
             "w = workdirs.create(Path(sys.argv[2])); print(w.path, flush=True); time.sleep(600)",
             str(Path(__file__).resolve().parents[1]),
             str(harness.runner_temp),
@@ -156,19 +158,19 @@ def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
         step.start(**inputs(harness, registry, "e2e/stale"))
         step.wait_for(RUN_STARTED)
         # kaniko logs the command just before it starts it.
-        assert wait_until(lambda: len(executor_processes()) >= 2, timeout=5)
+        assert wait_until(lambda: len(executor_processes(harness.runner_temp)) >= 2, timeout=5)
         os.kill(_guardian_of(step.pid), signal.SIGKILL)
         os.kill(step.pid, signal.SIGKILL)
         step.proc.wait(timeout=10)  # type: ignore[union-attr]
         stale = [p for p in harness.runner_temp.iterdir() if p != live]
         assert len(stale) == 1 and stale[0].name.startswith("kaniko-build-"), stale
         # The RUN step outlived its build: it is nobody's child any more.
-        assert wait_until(lambda: executor_processes() != [], timeout=2)
+        assert wait_until(lambda: executor_processes(harness.runner_temp) != [], timeout=2)
 
         second = harness.run(file="second.Dockerfile", **inputs(harness, registry, "e2e/second"))
         assert second.returncode == 0, second.stdout
         assert not stale[0].exists()
-        assert executor_processes() == []
+        assert executor_processes(harness.runner_temp) == []
         assert (live / "root" / "marker").read_text() == "live build\n"
     finally:
         holder.kill()
@@ -244,9 +246,11 @@ def test_a_run_step_forking_in_a_loop_and_ignoring_sigterm_is_stopped(
     step.start(**inputs(harness, registry, "e2e/forks"))
     step.wait_for(RUN_STARTED)
     time.sleep(1.5)
-    assert len(executor_processes()) > 20
+    assert len(executor_processes(harness.runner_temp)) > 20
     result = step.cancel_like_the_runner()
-    print(f"fork loop: {len(executor_processes())} left, exited {result.exited_after:.2f}s")
+    print(
+        f"fork loop: {len(executor_processes(harness.runner_temp))} left, exited {result.exited_after:.2f}s"
+    )
     assert result.signals_sent == ["SIGINT"], step.text
     assert result.exited_after < 7, f"{result.exited_after:.1f}s"
     assert_nothing_left(harness, before, registry, "e2e/forks")
@@ -282,7 +286,7 @@ def test_work_directory_lock_is_held_for_the_whole_build(
     step.start(**inputs(harness, registry, "e2e/locked"))
     step.wait_for(RUN_STARTED)
     (workdir,) = list(harness.runner_temp.iterdir())
-    assert not workdirs.is_stale(workdir)
+    assert not lock_is_free(workdir)
     fd = os.open(workdir / workdirs.LOCK_NAME, os.O_RDONLY)
     try:
         with pytest.raises(BlockingIOError):

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.context_staging import ContextReport
-from kaniko_action.staging import stage_context
+from kaniko_action.staging.context import ContextReport
+from kaniko_action.staging.files import stage_context
 
 from .conftest import executor_dir
 from .support.hostcheck import HostSnapshot

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.privileges import elevation_argv
+from kaniko_action.sandbox.privileges import elevation_argv
 
 from .conftest import executor_dir
 from .support.hostcheck import HostSnapshot, executor_processes
@@ -364,7 +364,7 @@ def test_the_runner_cancels_a_build_that_runs_through_sudo(
     assert step.returncode == 128 + signal.SIGINT, output
     assert time.monotonic() - started < 5, output
     assert "::error title=Cancelled::cancelled by signal 2" in output
-    assert executor_processes() == []
+    assert executor_processes(job.host(job.runner_temp)) == []
     assert not list(job.host(job.runner_temp).glob("kaniko-build-*"))
     assert "team/cancelled" not in registry.client().catalog()
     assert_untouched(job, before)

@@ -11,7 +11,7 @@ import hashlib
 
 import pytest
 
-from kaniko_action.runner import escape_data
+from kaniko_action.workflow.commands import escape_data
 
 from .support.action import ActionHarness, ActionRun
 from .support.hostcheck import files_holding

@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 
 from kaniko_action.cancellation import CancelState
-from kaniko_action.credentials import helpers_in_use
-from kaniko_action.filecopy import Copier, copy_tree
-from kaniko_action.layout import ChrootLayout, chroot_layout
-from kaniko_action.paths import BuildPaths
-from kaniko_action.sandbox import Sandbox
-from kaniko_action.staging import stage_cache_dir
+from kaniko_action.registry.credentials import helpers_in_use
+from kaniko_action.sandbox.chroot import Sandbox
+from kaniko_action.sandbox.layout import ChrootLayout, chroot_layout
+from kaniko_action.spec.paths import BuildPaths
+from kaniko_action.staging.files import stage_cache_dir
+from kaniko_action.utils.filecopy import Copier, copy_tree
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -231,10 +231,10 @@ MEMORY_PROBE = textwrap.dedent(
     import json, os, resource, sys
     sys.path.insert(0, sys.argv[1])
     from pathlib import Path
-    from kaniko_action.filecopy import Copier
-    from kaniko_action.layout import ChrootLayout, chroot_layout
-    from kaniko_action.paths import resolve_paths
-    from kaniko_action.staging import stage_context
+    from kaniko_action.utils.filecopy import Copier
+    from kaniko_action.sandbox.layout import ChrootLayout, chroot_layout
+    from kaniko_action.spec.paths import resolve_paths
+    from kaniko_action.staging.files import stage_context
 
     work = Path(sys.argv[2])
     big = work / "big"
@@ -296,7 +296,7 @@ REFLINK_PROBE = textwrap.dedent(
     """
     import json, os, subprocess, sys
     sys.path.insert(0, sys.argv[1])
-    from kaniko_action.filecopy import Copier, copy_tree
+    from kaniko_action.utils.filecopy import Copier, copy_tree
     device, mnt = sys.argv[2], sys.argv[3]
     subprocess.run(["mount", device, mnt], check=True)
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.fsutil import CrossesMount, mounts_under, remove_tree
+from kaniko_action.utils.fs import CrossesMount, mounts_under, remove_tree
 
 
 def test_removes_tree_with_links_and_locked_directories(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.inputs import (
+from kaniko_action.spec.inputs import (
     DEFAULTS,
     env_name,
     parse_bool,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kaniko_action.kaniko_log import LogWatcher
+from kaniko_action.executor.log import LogWatcher
 
 LOG = """\
 \x1b[33mWARN\x1b[0m[0000] Kaniko is being run outside of a container.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.outputs import OutputPlan, parse_outputs
+from kaniko_action.spec.exports import OutputPlan, parse_outputs
 
 
 @pytest.mark.parametrize(

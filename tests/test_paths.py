@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.paths import output_base, output_path, resolve_paths
+from kaniko_action.spec.paths import output_base, output_path, resolve_paths
 
 
 @pytest.fixture

@@ -7,31 +7,28 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.binfmt import elf_header, handlers_for, parse_handler
-from kaniko_action.dockerfile import parse
-from kaniko_action.emulation import emulation_problem
+from kaniko_action.dockerfile.parser import parse
 from kaniko_action.errors import InputError
-from kaniko_action.image_index import PlatformImage, assemble_index, platform_metadata
-from kaniko_action.platforms import (
-    Platform,
-    StagePlatform,
-    foreign_runs,
-    host_platform,
-    meta_args,
-    parse_platform,
-    parse_platforms,
-    pin_from_line,
-    predefined_args,
-    stage_platforms,
-    stages,
-    substitute,
-)
-from kaniko_action.registry_client import (
+from kaniko_action.oci.index import PlatformImage, assemble_index, platform_metadata
+from kaniko_action.oci.media import (
     DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST,
     OCI_INDEX,
     OCI_MANIFEST,
     sha256_digest,
+)
+from kaniko_action.oci.platform import Platform, host_platform, parse_platform, parse_platforms
+from kaniko_action.platforms.binfmt import elf_header, handlers_for, parse_handler
+from kaniko_action.platforms.emulation import emulation_problem
+from kaniko_action.platforms.stages import (
+    StagePlatform,
+    foreign_runs,
+    meta_args,
+    pin_from_line,
+    predefined_args,
+    stage_platforms,
+    stages,
+    substitute,
 )
 
 AMD64 = Platform("linux", "amd64")

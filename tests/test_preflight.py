@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kaniko_action.errors import SandboxError
-from kaniko_action.preflight import (
+from kaniko_action.sandbox.preflight import (
     MARGIN_BYTES,
     MountFlags,
     check_capabilities,

@@ -11,19 +11,19 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action import privileges
-from kaniko_action.privileges import (
+from kaniko_action.sandbox import privileges
+from kaniko_action.sandbox.privileges import (
     REEXEC_MARK,
     PrivilegeError,
     elevation_argv,
     ensure_root,
-    hand_back,
     no_root_message,
     pin_docker_config,
     probe_argv,
     sudo_refusal,
 )
-from kaniko_action.runner import Runner
+from kaniko_action.utils.fs import hand_back
+from kaniko_action.workflow.commands import Workflow
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 
@@ -99,7 +99,7 @@ def test_a_refusing_sudo_is_reported_before_the_re_run(monkeypatch: pytest.Monke
     monkeypatch.setattr(os, "geteuid", lambda: 54321)
     monkeypatch.setattr(privileges, "no_new_privs", lambda: False)
     monkeypatch.delenv(REEXEC_MARK, raising=False)
-    monkeypatch.setattr("kaniko_action.privileges.shutil.which", lambda _name: "/bin/false")
+    monkeypatch.setattr("kaniko_action.sandbox.privileges.shutil.which", lambda _name: "/bin/false")
 
     def no_exec(*_args: object) -> None:
         raise AssertionError("must not re-run through a sudo that refuses")
@@ -173,7 +173,7 @@ def test_file_commands_root_creates_belong_to_the_runner(tmp_path: Path) -> None
         "GITHUB_OUTPUT": str(commands / "output"),
         "GITHUB_STEP_SUMMARY": str(existing),
     }
-    runner = Runner(env)
+    runner = Workflow(env)
     runner.set_output("digest", "sha256:0")
     runner.summary("done\n")
     created = os.stat(commands / "output")

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action import process
-from kaniko_action.argv import Invocation
 from kaniko_action.cancellation import cancellation
 from kaniko_action.errors import Cancelled
-from kaniko_action.process import processes_of, run_in_chroot, terminate
+from kaniko_action.executor import process
+from kaniko_action.executor.argv import Invocation
+from kaniko_action.executor.process import run_in_chroot
+from kaniko_action.sandbox.processes import processes_of, terminate
 
 FORK_LOOP = "trap '' TERM; while :; do sh -c \"trap '' TERM; sleep 600\" & sleep 0.005; done"
 

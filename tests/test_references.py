@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.references import check_registry_host, parse_reference
+from kaniko_action.spec.references import check_registry_host, parse_reference
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from kaniko_action.registry_auth import (
+from kaniko_action.registry.auth import (
     ANONYMOUS,
     Challenge,
     ConfigCredential,
@@ -20,7 +20,7 @@ from kaniko_action.registry_auth import (
     pick_challenge,
     scope,
 )
-from kaniko_action.registry_client import RegistryTrust
+from kaniko_action.registry.client import RegistryTrust
 
 
 def auth(user: str, password: str) -> str:

@@ -15,14 +15,9 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from kaniko_action.registry_auth import ANONYMOUS, ConfigCredential
-from kaniko_action.registry_client import (
-    DOCKER_MANIFEST,
-    RegistryClient,
-    RegistryRequestError,
-    RegistryTrust,
-    sha256_digest,
-)
+from kaniko_action.oci.media import DOCKER_MANIFEST, sha256_digest
+from kaniko_action.registry.auth import ANONYMOUS, ConfigCredential
+from kaniko_action.registry.client import RegistryClient, RegistryRequestError, RegistryTrust
 
 from .support.images import busybox_layer, push_busybox, push_busybox_index
 from .support.local_http import LocalHTTPServer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from kaniko_action.report import BuildReport, summary_markdown
+from kaniko_action.build.report import BuildReport, summary_markdown
 
 
 def pushed() -> BuildReport:

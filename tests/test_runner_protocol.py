@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.runner import Runner, command, escape_data, escape_property
+from kaniko_action.workflow.commands import Workflow, command, escape_data, escape_property
 
 from .support.action import parse_file_command
 from .support.workflow_commands import obeyed_commands
@@ -16,7 +16,7 @@ from .support.workflow_commands import obeyed_commands
 def test_outputs_round_trip_multiline_and_tricky_values(tmp_path: Path) -> None:
     out = tmp_path / "output"
     out.write_text("")
-    runner = Runner({"GITHUB_OUTPUT": str(out), "GITHUB_ACTIONS": "true"}, io.StringIO())
+    runner = Workflow({"GITHUB_OUTPUT": str(out), "GITHUB_ACTIONS": "true"}, io.StringIO())
     values = {
         "digest": "sha256:" + "0" * 64,
         "multi": "line one\nline two\n\nEOF\nghadelimiter_x",
@@ -29,7 +29,7 @@ def test_outputs_round_trip_multiline_and_tricky_values(tmp_path: Path) -> None:
 
 def test_delimiters_are_random(tmp_path: Path) -> None:
     out = tmp_path / "output"
-    runner = Runner({"GITHUB_OUTPUT": str(out)}, io.StringIO())
+    runner = Workflow({"GITHUB_OUTPUT": str(out)}, io.StringIO())
     runner.set_output("a", "1")
     runner.set_output("b", "1")
     delimiters = [line.split("<<")[1] for line in out.read_text().splitlines() if "<<" in line]
@@ -48,13 +48,13 @@ def test_escaping_matches_actions_core() -> None:
 
 def test_mask_each_line_of_a_multiline_secret() -> None:
     buf = io.StringIO()
-    Runner({}, buf).mask("first\nsecond\n")
+    Workflow({}, buf).mask("first\nsecond\n")
     assert buf.getvalue().splitlines() == ["::add-mask::first", "::add-mask::second"]
 
 
 def test_group_reports_its_duration() -> None:
     buf = io.StringIO()
-    with Runner({}, buf).group("Build"):
+    with Workflow({}, buf).group("Build"):
         buf.write("inside\n")
     lines = buf.getvalue().splitlines()
     assert lines[0] == "::group::Build"
@@ -65,7 +65,7 @@ def test_group_reports_its_duration() -> None:
 
 def test_outside_actions_outputs_are_printed() -> None:
     buf = io.StringIO()
-    Runner({}, buf).set_output("digest", "sha256:1")
+    Workflow({}, buf).set_output("digest", "sha256:1")
     assert buf.getvalue() == "digest=sha256:1\n"
 
 
@@ -73,13 +73,13 @@ def test_outside_actions_outputs_are_printed() -> None:
 def test_summary_respects_the_cap(tmp_path: Path, size: int) -> None:
     path = tmp_path / "summary"
     path.write_text("")
-    Runner({"GITHUB_STEP_SUMMARY": str(path)}, io.StringIO()).summary("x" * size)
+    Workflow({"GITHUB_STEP_SUMMARY": str(path)}, io.StringIO()).summary("x" * size)
     assert path.stat().st_size == (size if size <= 1024 * 1024 else 0)
 
 
 def test_build_output_is_fenced_off_from_command_processing() -> None:
     out = io.StringIO()
-    runner = Runner({}, out)
+    runner = Workflow({}, out)
     runner.untrusted("::add-mask::x")
     runner.untrusted("plain\r::error::after a carriage return")
     runner.issue("group", "Push")  # the action's own command: the fence closes first

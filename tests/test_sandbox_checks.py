@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from kaniko_action.errors import SandboxError
-from kaniko_action.layout import INJECTED
-from kaniko_action.sandbox import check_executor_dir, elf_interpreter, mountinfo_text
+from kaniko_action.sandbox.chroot import mountinfo_text
+from kaniko_action.sandbox.kaniko_files import check_executor_dir, elf_interpreter
+from kaniko_action.sandbox.layout import INJECTED
 
 
 def test_dynamic_executor_is_refused(tmp_path: Path) -> None:

@@ -83,7 +83,7 @@ def test_twenty_builds_in_a_row_leave_the_host_as_it_was(
             seen[kind] = seen.get(kind, 0) + 1
             where = f"round {round_} ({kind})"
             assert list(harness.runner_temp.iterdir()) == [], where
-            assert executor_processes() == [], where
+            assert executor_processes(harness.runner_temp) == [], where
             assert mounts() == mounted, where
             assert os.statvfs(harness.runner_temp).f_bavail == free, where
             assert before.changes() == [], where

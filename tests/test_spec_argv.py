@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.argv import executor_invocation, executor_passthrough
 from kaniko_action.errors import InputError
-from kaniko_action.inputs import DEFAULTS
-from kaniko_action.layout import chroot_layout
-from kaniko_action.spec import BuildSpec, build_spec
+from kaniko_action.executor.argv import executor_invocation, executor_passthrough
+from kaniko_action.sandbox.layout import chroot_layout
+from kaniko_action.spec.build_spec import BuildSpec, build_spec
+from kaniko_action.spec.inputs import DEFAULTS
 
 KD = "/.kaniko-build"
 FIXED = [

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action import guardian, workdirs
 from kaniko_action.cancellation import CancelState, cancellation
 from kaniko_action.errors import Cancelled
-from kaniko_action.sandbox import Sandbox
+from kaniko_action.sandbox import guardian, workdirs
+from kaniko_action.sandbox.chroot import Sandbox
+from kaniko_action.spec.paths import NEW_WORKDIR_PREFIX, WORKDIR_PREFIX
+
+from .support.hostcheck import lock_is_free
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +29,7 @@ def _holder(base: Path, extra: str = "") -> tuple[subprocess.Popen[str], Path]:
             sys.executable,
             "-c",
             "import sys, time; sys.path.insert(0, sys.argv[1]);"
-            "from pathlib import Path; from kaniko_action import workdirs, guardian;"
+            "from pathlib import Path; from kaniko_action.sandbox import workdirs, guardian;"
             "w = workdirs.create(Path(sys.argv[2]));"
             "(w.path / 'root').mkdir(); (w.path / 'root' / 'f').write_text('x');"
             f"{extra}"
@@ -44,13 +47,13 @@ def _holder(base: Path, extra: str = "") -> tuple[subprocess.Popen[str], Path]:
 def test_a_new_work_directory_is_private_and_locked(tmp_path: Path) -> None:
     work = workdirs.create(tmp_path)
     try:
-        assert work.path.name.startswith(workdirs.WORKDIR_PREFIX)
+        assert work.path.name.startswith(WORKDIR_PREFIX)
         assert os.stat(work.path).st_mode & 0o777 == 0o700
-        assert not workdirs.is_stale(work.path)
+        assert not lock_is_free(work.path)
         assert [p.name for p in tmp_path.iterdir()] == [work.path.name]
     finally:
         work.release()
-    assert workdirs.is_stale(work.path)
+    assert lock_is_free(work.path)
 
 
 def test_only_directories_whose_owner_died_are_reaped(tmp_path: Path) -> None:
@@ -70,14 +73,14 @@ def test_only_directories_whose_owner_died_are_reaped(tmp_path: Path) -> None:
     finally:
         live.kill()
         live.wait()
-    assert sorted(p.name for p in workdirs.stale_candidates(tmp_path)) == sorted(
+    assert sorted(p.name for p in workdirs.reap(tmp_path, lambda p: None)) == sorted(
         [live_dir.name, dead_dir.name]
     )
     assert unrelated.exists() and other.exists()
 
 
 def test_a_never_locked_directory_is_reaped_only_when_old(tmp_path: Path) -> None:
-    young = tmp_path / (workdirs.NEW_PREFIX + "young")
+    young = tmp_path / (NEW_WORKDIR_PREFIX + "young")
     young.mkdir()
     assert workdirs.reap(tmp_path, lambda p: None) == []
     later = time.time() + workdirs.UNLOCKED_GRACE_SECONDS + 1

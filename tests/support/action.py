@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kaniko_action.inputs import env_name
+from kaniko_action.spec.inputs import env_name
 
 from .hostcheck import HostSnapshot
 

@@ -87,8 +87,13 @@ def files_holding(
     return hits
 
 
-def executor_processes() -> list[str]:
-    """Processes that are a kaniko executor or live in a chroot under a kaniko-build dir."""
+def executor_processes(within: Path) -> list[str]:
+    """Processes of builds whose work directories are under `within` (their root is there),
+    and any kaniko executor running against the machine's own `/`.
+
+    Executors that other sessions on the machine run in chroots of their own elsewhere are
+    not this test's: they do not count."""
+    scope = os.path.realpath(within).rstrip("/") + "/"
     found: list[str] = []
     for name in os.listdir("/proc"):
         if not name.isdigit():
@@ -98,11 +103,8 @@ def executor_processes() -> list[str]:
             root = os.readlink(f"/proc/{name}/root")
         except OSError:
             continue
-        if (
-            cmdline.endswith(EXECUTOR_MARK)
-            or cmdline.endswith("/executor")
-            or ("kaniko-build-" in root)
-        ):
+        executor = cmdline.endswith((EXECUTOR_MARK, "/executor"))
+        if (root + "/").startswith(scope) or (executor and root == "/"):
             found.append(f"{name}: {cmdline} (root {root})")
     return found
 
@@ -160,8 +162,25 @@ class HostSnapshot:
                         else ("removed" if path not in after else "changed")
                     )
                     problems.append(f"{what}: {path}")
-        problems += [f"process left: {p}" for p in executor_processes()]
+        problems += [f"process left: {p}" for p in executor_processes(self.work_base)]
         problems += [f"mount left: {m}" for m in mounts_below([self.work_base, self.workspace])]
         problems += [f"device node left: {d}" for d in device_nodes_under(self.work_base)]
         problems += [f"device node left: {d}" for d in device_nodes_under(self.workspace)]
         return problems
+
+
+def lock_is_free(workdir: Path) -> bool:
+    """Whether no live process holds a work directory's lock (its build is gone)."""
+    import fcntl
+
+    try:
+        fd = os.open(workdir / "owner.lock", os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return True

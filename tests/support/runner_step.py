@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from kaniko_action.inputs import env_name
+from kaniko_action.spec.inputs import env_name
 
 ROOT = Path(__file__).resolve().parents[2]
 SIGINT_TO_SIGTERM = 7.5

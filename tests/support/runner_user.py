@@ -29,7 +29,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kaniko_action.inputs import env_name
+from kaniko_action.spec.inputs import env_name
 
 from .action import parse_file_command
 from .runner_step import composite_step

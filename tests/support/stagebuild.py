@@ -14,14 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from kaniko_action.argv import executor_invocation
 from kaniko_action.cancellation import CancelState
-from kaniko_action.inputs import DEFAULTS
-from kaniko_action.layout import ChrootLayout, chroot_layout, host_path
-from kaniko_action.paths import BuildPaths
-from kaniko_action.process import run_in_chroot
-from kaniko_action.sandbox import Sandbox
-from kaniko_action.spec import build_spec
+from kaniko_action.executor.argv import executor_invocation
+from kaniko_action.executor.process import run_in_chroot
+from kaniko_action.sandbox.chroot import Sandbox
+from kaniko_action.sandbox.layout import ChrootLayout, chroot_layout, host_path
+from kaniko_action.spec.build_spec import build_spec
+from kaniko_action.spec.inputs import DEFAULTS
+from kaniko_action.spec.paths import BuildPaths
 
 Stage = Callable[[str, BuildPaths, ChrootLayout], object]
 

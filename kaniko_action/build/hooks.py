@@ -1,0 +1,98 @@
+"""The steps of one build around the executor run, once its chroot is ready.
+
+Before kaniko runs: check that the executor offers build secrets and stage them, pin the base
+images of `FROM --platform=...` stages, and ask the credential helpers for the registries the
+action itself will talk to (while the chroot is still as the action made it). Each returns
+what the executor's command line needs. After a push: read the pushed manifest back for the
+image ID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..errors import InputError
+from ..executor.argv import Invocation, executor_invocation, executor_passthrough
+from ..executor.probe import executor_output, offers_secrets
+from ..executor.results import PushResult
+from ..oci.platform import Platform, host_platform, parse_platform
+from ..platforms.plan import plan
+from ..sandbox.chroot import Sandbox
+from ..sandbox.layout import ChrootLayout
+from ..spec.build_spec import BuildSpec
+from ..spec.secrets import FORK, secret_input
+from ..staging.secrets import stage_secrets
+from .context import RunContext
+
+
+def _check_secrets(
+    spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, ctx: RunContext, version: str | None
+) -> None:
+    status, text = executor_output(sandbox.root, layout, ctx.cancel, "--help")
+    if status == 0 and offers_secrets(text):
+        return
+    raise InputError(
+        secret_input(spec.secrets),
+        f"build secrets need {FORK}; the executor in 'executor-dir' "
+        f"({version or 'unknown version'}) has no --secret",
+    )
+
+
+def _pin(
+    spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, ctx: RunContext, host: Platform
+) -> ChrootLayout:
+    """The layout whose Dockerfile kaniko reads: the user's, or a copy with pinned bases."""
+    target = parse_platform("platform", spec.platform) if spec.platform else host
+    stages = plan(spec, target, host)
+    if not any(s.pin for s in stages):
+        return layout
+    from ..platforms.pins import resolve_pins, write_pinned
+
+    pins = resolve_pins(stages, ctx.access.client, ctx.workflow.warning)
+    for pin in pins:
+        ctx.workflow.echo(
+            f"Stage {pin.stage} runs on {pin.platform}: line {pin.line} uses {pin.pinned}"
+        )
+    return write_pinned(str(sandbox.root), layout, spec.paths.dockerfile, pins)
+
+
+def prepare_executor(
+    spec: BuildSpec,
+    sandbox: Sandbox,
+    layout: ChrootLayout,
+    ctx: RunContext,
+    version: Callable[[], str | None],
+    oci_layout: bool,
+) -> Invocation:
+    """Everything between a populated chroot and the executor's start; returns the
+    executor's command line and environment. `oci_layout`: kaniko must write an OCI layout
+    even when no output asks for one."""
+    ctx.access.credentials.root = sandbox.root
+    try:
+        if spec.secrets:
+            _check_secrets(spec, sandbox, layout, ctx, version())
+            stage_secrets(str(sandbox.root), layout, spec.secrets, ctx.env)
+        pinned = _pin(spec, sandbox, layout, ctx, host_platform())
+        if spec.push or oci_layout:
+            # Credential helpers run now, before any RUN step could change the chroot.
+            for registry in dict.fromkeys(r.registry for r in spec.references):
+                ctx.access.client.credential(registry)
+    finally:
+        ctx.access.credentials.root = None
+    passthrough = executor_passthrough(ctx.env, ctx.helper_env.variables)
+    return executor_invocation(spec, pinned, passthrough, oci_layout=oci_layout)
+
+
+def pushed_image_id(spec: BuildSpec, pushed: PushResult, ctx: RunContext) -> str | None:
+    """The image ID (config digest) of the manifest kaniko pushed, read back from the
+    registry; None, with a warning, when the registry does not tell."""
+    if not spec.references:
+        return None
+    from ..registry.client import RegistryRequestError
+
+    ref = spec.references[0]
+    try:
+        return ctx.access.client.config_digest(ref.registry, ref.repository, pushed.digest)
+    except RegistryRequestError as e:
+        ctx.workflow.warning(f"the 'imageid' output stays empty: {e}")
+        return None

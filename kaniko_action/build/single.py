@@ -1,0 +1,175 @@
+"""One image built in one fresh sandbox: preflight, staging, the executor run, reading what it
+pushed, collecting what it wrote, and the sandbox's removal whatever happens."""
+
+from __future__ import annotations
+
+import errno
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from ..errors import BuildFailed, InputError
+from ..executor.argv import Invocation
+from ..executor.log import LogFacts, LogWatcher
+from ..executor.probe import VersionProbe
+from ..executor.process import run_in_chroot
+from ..executor.results import PushResult, read_result
+from ..oci.index import PlatformImage
+from ..registry.credentials import helpers_in_use, write_docker_config
+from ..sandbox.chroot import Sandbox
+from ..sandbox.layout import ChrootLayout, chroot_layout
+from ..sandbox.preflight import check_capabilities, check_free_space, check_work_base, out_of_space
+from ..sandbox.preflight import tree_bytes
+from ..spec.build_spec import BuildSpec
+from ..spec.references import parse_reference
+from ..staging.exports import Exported, export_build
+from ..staging.files import stage_cache_dir, stage_certificates, stage_context
+from ..staging.files import stage_files_in_place
+from .context import RunContext
+from .hooks import prepare_executor, pushed_image_id
+
+# The multi-platform flow's step inside the sandbox after a successful build: collect the
+# platform's image and push it by digest.
+OnImage = Callable[[Sandbox, ChrootLayout, LogFacts], PlatformImage]
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    """What one build (or, assembled by multiplatform.py, several) produced."""
+
+    kaniko_version: str | None = None
+    log: LogFacts = LogFacts()
+    pushed: PushResult | None = None
+    image_id: str | None = None
+    exported: Exported = Exported()
+    # Several platforms: each platform's image, and the index over them (pushed or written).
+    platform_images: tuple[PlatformImage, ...] = ()
+    index_media_type: str | None = None
+    index_digest: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedBuild:
+    """What a failed build still told before failing (the summary shows it)."""
+
+    kaniko_version: str | None
+    log: LogFacts
+
+
+def destination_matcher(spec: BuildSpec) -> Callable[[str], bool]:
+    """Whether a reference kaniko logs is one of the destinations (in any spelling)."""
+    wanted = {(r.registry, r.repository, r.tag or "latest") for r in spec.references}
+
+    def matches(logged: str) -> bool:
+        try:
+            ref = parse_reference("tags", logged)
+        except InputError:
+            return False
+        return (ref.registry, ref.repository, ref.tag or "latest") in wanted
+
+    return matches
+
+
+def preflight(spec: BuildSpec, ctx: RunContext) -> None:
+    """Everything that can be known to fail before the work directory exists. The context's
+    size is only known as it is staged (what .dockerignore leaves out costs nothing): running
+    out of space there is reported with the same advice (see _stage)."""
+    check_capabilities()
+    ctx.work_base.mkdir(parents=True, exist_ok=True)
+    check_work_base(ctx.work_base)
+    check_free_space(ctx.work_base, tree_bytes([spec.executor_dir]))
+
+
+def _stage(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, ctx: RunContext) -> None:
+    injected = tuple(PurePosixPath(p) for p in ctx.helper_env.files)
+    try:
+        # Kaniko's own files (over 50 MiB) are copied on a thread while the context is staged.
+        sandbox.start_kaniko_copy(layout, spec.executor_dir, helpers_in_use(ctx.config.content))
+        stage_context(str(sandbox.root), spec.paths, layout)
+        sandbox.populate(layout, spec.executor_dir, injected)
+        sandbox.add_hosts(spec.add_hosts)
+        write_docker_config(sandbox.path(layout.docker_config_dir), ctx.config.content)
+        stage_files_in_place(str(sandbox.root), ctx.helper_env.files)
+        stage_certificates(str(sandbox.root), spec, layout)
+        if spec.cache_dir is not None:
+            stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise out_of_space(sandbox.base_dir) from e
+        raise
+
+
+def _run_executor(
+    sandbox: Sandbox,
+    invocation: Invocation,
+    watcher: LogWatcher,
+    probe: VersionProbe,
+    ctx: RunContext,
+) -> int:
+    def show(lines: list[str]) -> None:
+        for line in lines:
+            watcher.feed(line)
+            ctx.workflow.untrusted(line)
+        ctx.workflow.flush_untrusted()
+
+    def started() -> None:
+        # The maintained executor reads /proc/self/exe as it starts: the link goes once
+        # both it and the version probe, started first, are past that.
+        probe.version()
+        sandbox.drop_exe_link()
+
+    return run_in_chroot(sandbox.root, invocation, show, ctx.cancel, started)
+
+
+def build_image(spec: BuildSpec, ctx: RunContext, on_image: OnImage | None = None) -> BuildOutcome:
+    """Run one build in a fresh sandbox; raises on failure (BuildFailed carries what the
+    log told in `details`, a FailedBuild)."""
+    layout = chroot_layout(spec.paths)
+    watcher = LogWatcher(
+        on_push=lambda: ctx.phases.start("Push"), is_destination=destination_matcher(spec)
+    )
+    preflight(spec, ctx)
+    try:
+        with Sandbox(ctx.work_base, ctx.cancel) as sandbox:
+            ctx.phases.start("Stage")
+            _stage(sandbox, spec, layout, ctx)
+            probe = VersionProbe(sandbox.root, layout, ctx.cancel)
+            invocation = prepare_executor(
+                spec, sandbox, layout, ctx, probe.version, oci_layout=on_image is not None
+            )
+            ctx.phases.start("Build")
+            status = _run_executor(sandbox, invocation, watcher, probe, ctx)
+            version = probe.version()
+            if status != 0:
+                registry = spec.references[0].registry if spec.references else None
+                failure = watcher.failure(status, registry)
+                failure.details = FailedBuild(version, watcher.facts())
+                raise failure
+            pushed: PushResult | None = None
+            image_id: str | None = None
+            if spec.push:
+                pushed = read_result(
+                    sandbox.root,
+                    layout.digest_file,
+                    layout.image_name_with_digest_file,
+                    spec.references,
+                )
+                image_id = pushed_image_id(spec, pushed, ctx)
+            platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
+            assert sandbox.workdir is not None
+            exported = export_build(spec, sandbox.root, layout, sandbox.workdir)
+            ctx.phases.start("Clean up")
+    finally:
+        ctx.workflow.flush_untrusted()
+        ctx.phases.end()
+    return BuildOutcome(
+        kaniko_version=version,
+        log=watcher.facts(),
+        pushed=pushed,
+        image_id=image_id or exported.image_id,
+        exported=exported,
+        platform_images=(platform_image,) if platform_image else (),
+    )
+
+
+__all__ = ["BuildFailed", "BuildOutcome", "FailedBuild", "OnImage", "build_image"]

@@ -1,0 +1,17 @@
+"""Media types and content digests of images, manifests and indexes."""
+
+from __future__ import annotations
+
+import hashlib
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+IMAGE_MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
+INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+ALL_MANIFESTS = (*INDEXES, *IMAGE_MANIFESTS)
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()

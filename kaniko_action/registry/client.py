@@ -1,0 +1,593 @@
+"""A small client of the registry HTTP API (distribution / OCI), standard library only.
+
+It talks to registries the way the executor does: a `/v2/` ping decides the scheme (HTTPS, with
+a fall-back to plain HTTP for insecure and loopback registries) and the authentication scheme
+(`WWW-Authenticate`: Basic, or Bearer tokens fetched per repository and per action), with the
+credentials the chroot's docker config gives (credential helpers included), the chroot's CA
+bundle plus per-registry CAs and client certificates, `skip-tls-verify-registries`, registry
+mirrors for Docker Hub pulls, and retries with backoff on 429 and 5xx answers.
+
+Failures raise RegistryRequestError with the same explanations as the executor's errors.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import socket
+import ssl
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Union
+
+from ..errors import ActionError
+from ..executor.diagnosis import explain
+from ..oci.media import ALL_MANIFESTS, IMAGE_MANIFESTS, sha256_digest
+from ..spec.references import DOCKER_HUB
+from .auth import (
+    ANONYMOUS,
+    Challenge,
+    ConfigCredential,
+    merge_scopes,
+    parse_challenges,
+    pick_challenge,
+    scope,
+)
+
+USER_AGENT = "kaniko-build"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_BLOCK_SIZE = 1 << 20  # upload chunk size
+
+
+def _loopback(registry: str) -> bool:
+    host = registry.rsplit(":", 1)[0] if not registry.endswith("]") else registry
+    return host in ("localhost", "[::1]", "::1") or host.startswith("127.")
+
+
+class RegistryRequestError(ActionError):
+    """A registry request failed; the message names the registry and, when known, the fix."""
+
+    title = "Registry"
+
+    def __init__(self, message: str, registry: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.registry = registry
+        self.status = status
+
+
+@dataclass(frozen=True)
+class RegistryTrust:
+    """How to reach registries: the same settings the executor gets."""
+
+    ca_bundle: bytes = b""
+    insecure: frozenset[str] = frozenset()
+    skip_verify: frozenset[str] = frozenset()
+    registry_cas: Mapping[str, tuple[Path, ...]] = field(default_factory=dict)
+    client_certs: Mapping[str, tuple[Path, Path]] = field(default_factory=dict)
+    mirrors: tuple[str, ...] = ()
+
+    def schemes(self, registry: str) -> tuple[str, ...]:
+        """HTTPS first; plain HTTP as a fall-back for insecure and loopback registries (as
+        go-containerregistry does)."""
+        if registry in self.insecure or _loopback(registry):
+            return ("https", "http")
+        return ("https",)
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: Mapping[str, str]  # lower-case names
+    body: bytes
+    url: str
+
+    def header(self, name: str) -> str:
+        return self.headers.get(name.lower(), "")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    digest: str
+    media_type: str
+    body: bytes
+
+    def json(self) -> dict[str, object]:
+        data = json.loads(self.body)
+        if not isinstance(data, dict):
+            raise ValueError("manifest is not a JSON object")
+        return data
+
+
+@dataclass
+class _Endpoint:
+    scheme: str
+    challenge: Challenge | None
+
+
+# Python 3.9 evaluates this alias at run time: no `X | Y` here.
+Body = Union[bytes, Callable[[], BinaryIO], None]
+
+
+def split_url(url: str) -> tuple[str, str, str]:
+    parts = urllib.parse.urlsplit(url)
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return parts.scheme, parts.netloc, path
+
+
+class RegistryClient:
+    """Registry API calls with authentication, retries and the executor's trust settings.
+
+    `credentials(registry)` gives the docker config's credential for a registry; it is asked
+    once per registry. Tokens are kept per registry and set of scopes.
+    """
+
+    def __init__(
+        self,
+        trust: RegistryTrust,
+        credentials: Callable[[str], ConfigCredential] = lambda _r: ANONYMOUS,
+        *,
+        attempts: int = 5,
+        backoff: float = 0.5,
+        timeout: float = 60.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.trust = trust
+        self._credentials_of = credentials
+        self.attempts = attempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self._sleep = sleep
+        self._endpoints: dict[str, _Endpoint] = {}
+        self._credentials: dict[str, ConfigCredential] = {}
+        self._tokens: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._contexts: dict[str, ssl.SSLContext] = {}
+
+    # ------------------------------------------------------------------ transport
+
+    def _ssl_context(self, registry: str) -> ssl.SSLContext:
+        context = self._contexts.get(registry)
+        if context is not None:
+            return context
+        context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+        if registry in self.trust.skip_verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        else:
+            if self.trust.ca_bundle:
+                context.load_verify_locations(cadata=self.trust.ca_bundle.decode("ascii"))
+            for ca in self.trust.registry_cas.get(registry, ()):
+                context.load_verify_locations(cafile=str(ca))
+        cert = self.trust.client_certs.get(registry)
+        if cert is not None:
+            context.load_cert_chain(str(cert[0]), str(cert[1]))
+        self._contexts[registry] = context
+        return context
+
+    def _send(
+        self,
+        registry: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body,
+    ) -> Response:
+        """One HTTP exchange; connection problems raise OSError (ssl.SSLError included)."""
+        scheme, netloc, path = split_url(url)
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            connection = http.client.HTTPSConnection(
+                netloc,
+                timeout=self.timeout,
+                context=self._ssl_context(registry),
+                blocksize=_BLOCK_SIZE,
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                netloc, timeout=self.timeout, blocksize=_BLOCK_SIZE
+            )
+        stream: BinaryIO | None = None
+        try:
+            payload: bytes | BinaryIO | None
+            if callable(body):
+                stream = body()
+                payload = stream
+            else:
+                payload = body
+            all_headers = {"User-Agent": USER_AGENT, **headers}
+            if payload is None and method in ("PUT", "POST", "PATCH"):
+                all_headers.setdefault("Content-Length", "0")
+            connection.request(method, path, body=payload, headers=all_headers)
+            answer = connection.getresponse()
+            data = b"" if method == "HEAD" else answer.read()
+            found = {k.lower(): v for k, v in answer.getheaders()}
+            return Response(answer.status, found, data, url)
+        finally:
+            if stream is not None:
+                stream.close()
+            connection.close()
+
+    def _exchange(
+        self,
+        registry: str,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: Body = None,
+    ) -> Response:
+        """`_send` with retries (with backoff, honouring Retry-After) on 429/5xx answers and
+        dropped connections, following redirects of GET and HEAD requests; the Authorization
+        header does not follow a redirect to another host (blob storage, say)."""
+        delay = self.backoff
+        attempt = 1
+        hops = 0
+        while True:
+            try:
+                response = self._send(registry, method, url, headers, body)
+            except ConnectionRefusedError:
+                raise
+            except (ConnectionError, socket.timeout):
+                if attempt >= self.attempts:
+                    raise
+                attempt += 1
+                self._sleep(delay)
+                delay *= 2
+                continue
+            if response.status in RETRY_STATUSES and attempt < self.attempts:
+                attempt += 1
+                self._sleep(_retry_after(response, delay))
+                delay *= 2
+                continue
+            location = response.header("location")
+            if response.status in _REDIRECTS and method in ("GET", "HEAD") and location:
+                if hops >= 5:
+                    return response
+                target = urllib.parse.urljoin(url, location)
+                if split_url(target)[1] != split_url(url)[1]:
+                    headers = {k: v for k, v in headers.items() if k != "Authorization"}
+                url = target
+                hops += 1
+                continue
+            return response
+
+    # ------------------------------------------------------------------ endpoints and auth
+
+    def _fail(self, registry: str, text: str, status: int | None = None) -> RegistryRequestError:
+        explanation = explain(text, registry)
+        message = f"{explanation} ({text})" if explanation else text
+        return RegistryRequestError(message, registry, status)
+
+    def endpoint(self, registry: str) -> _Endpoint:
+        """Ping `/v2/` (once per registry): the scheme that answers and its challenge."""
+        found = self._endpoints.get(registry)
+        if found is not None:
+            return found
+        errors: list[str] = []
+        for scheme in self.trust.schemes(registry):
+            url = f"{scheme}://{registry}/v2/"
+            try:
+                response = self._exchange(registry, "GET", url, {})
+            except (OSError, http.client.HTTPException) as e:
+                errors.append(f"GET {url}: {_describe(e)}")
+                continue
+            if response.status not in (200, 401):
+                errors.append(f"GET {url}: {_status_text(response)}")
+                continue
+            challenge = pick_challenge(parse_challenges(response.header("www-authenticate")))
+            found = _Endpoint(scheme, challenge if response.status == 401 else None)
+            self._endpoints[registry] = found
+            return found
+        raise self._fail(registry, "; ".join(errors))
+
+    def credential(self, registry: str) -> ConfigCredential:
+        found = self._credentials.get(registry)
+        if found is None:
+            found = self._credentials_of(registry)
+            self._credentials[registry] = found
+        return found
+
+    def _token(self, registry: str, challenge: Challenge, scopes: tuple[str, ...]) -> str:
+        key = (registry, scopes)
+        cached = self._tokens.get(key)
+        if cached is not None:
+            return cached
+        credential = self.credential(registry)
+        if credential.kind == "registry-token":
+            self._tokens[key] = credential.secret
+            return credential.secret
+        realm = challenge.get("realm")
+        if not realm:
+            raise self._fail(registry, f"registry {registry} sent a Bearer challenge without realm")
+        service = challenge.get("service")
+        response: Response | None = None
+        if credential.kind == "identity-token":
+            form = [("grant_type", "refresh_token"), ("refresh_token", credential.secret)]
+            form += [("service", service)] if service else []
+            form += [("client_id", USER_AGENT), ("scope", " ".join(scopes))]
+            response = self._exchange(
+                registry,
+                "POST",
+                realm,
+                {"Content-Type": "application/x-www-form-urlencoded"},
+                urllib.parse.urlencode(form).encode(),
+            )
+            if response.status in (404, 405):
+                response = None
+        if response is None:
+            query = [("service", service)] if service else []
+            query += [("scope", s) for s in scopes]
+            separator = "&" if "?" in realm else "?"
+            url = realm + (separator + urllib.parse.urlencode(query) if query else "")
+            headers = {}
+            if credential.basic is not None:
+                headers["Authorization"] = _basic(*credential.basic)
+            response = self._exchange(registry, "GET", url, headers)
+        if response.status != 200:
+            raise self._fail(
+                registry,
+                f"token request to {realm} for {registry}: {_status_text(response)}",
+                response.status,
+            )
+        try:
+            data = json.loads(response.body)
+            token = str(data.get("token") or data.get("access_token") or "")
+        except (ValueError, AttributeError):
+            token = ""
+        if not token:
+            raise self._fail(registry, f"token server {realm} answered without a token")
+        self._tokens[key] = token
+        return token
+
+    def _authorization(
+        self, registry: str, endpoint: _Endpoint, scopes: tuple[str, ...]
+    ) -> dict[str, str]:
+        challenge = endpoint.challenge
+        if challenge is None:
+            return {}
+        if challenge.scheme == "bearer":
+            return {"Authorization": "Bearer " + self._token(registry, challenge, scopes)}
+        basic = self.credential(registry).basic
+        if challenge.scheme == "basic" and basic is not None:
+            return {"Authorization": _basic(*basic)}
+        return {}
+
+    def request(
+        self,
+        registry: str,
+        method: str,
+        path: str,
+        scopes: Iterable[str],
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Body = None,
+        expect: Iterable[int] = (200,),
+    ) -> Response:
+        """An authenticated request to `path` (or an absolute URL on the same registry)."""
+        endpoint = self.endpoint(registry)
+        wanted = merge_scopes(scopes)
+        url = path if "://" in path else f"{endpoint.scheme}://{registry}{path}"
+        expected = set(expect)
+        for renewed in (False, True):
+            all_headers = {**(headers or {}), **self._authorization(registry, endpoint, wanted)}
+            try:
+                response = self._exchange(registry, method, url, all_headers, body)
+            except (OSError, http.client.HTTPException) as e:
+                raise self._fail(registry, f"{method} {url}: {_describe(e)}") from e
+            if response.status in expected:
+                return response
+            bearer = endpoint.challenge is not None and endpoint.challenge.scheme == "bearer"
+            if response.status == 401 and not renewed and bearer:
+                # A token for more scopes (the answer names them), or a stale one.
+                challenge = pick_challenge(parse_challenges(response.header("www-authenticate")))
+                extra = challenge.get("scope").split(" ") if challenge else []
+                self._tokens.pop((registry, wanted), None)
+                wanted = merge_scopes([*wanted, *[s for s in extra if s]])
+                continue
+            break
+        text = f"{method} {url}: {_status_text(response)}"
+        if response.status == 401 and self.credential(registry).kind == "anonymous":
+            return_error = RegistryRequestError(
+                f"registry {registry} requires credentials and the docker config has none for "
+                f"it: log in with 'username' and 'password' (or docker/login-action) ({text})",
+                registry,
+                401,
+            )
+            raise return_error
+        raise self._fail(registry, text, response.status)
+
+    # ------------------------------------------------------------------ the API
+
+    def manifest(
+        self,
+        registry: str,
+        repository: str,
+        reference: str,
+        accept: Iterable[str] = ALL_MANIFESTS,
+    ) -> Manifest:
+        """A manifest or index by tag or digest; the digest is checked against the body."""
+        response = self.request(
+            registry,
+            "GET",
+            f"/v2/{repository}/manifests/{reference}",
+            [scope(repository, ["pull"])],
+            headers={"Accept": ", ".join(accept)},
+        )
+        digest = sha256_digest(response.body)
+        if reference.startswith("sha256:") and reference != digest:
+            raise self._fail(
+                registry, f"{registry}/{repository}@{reference}: the registry sent {digest}"
+            )
+        media_type = response.header("content-type").split(";")[0].strip()
+        try:
+            inner = json.loads(response.body).get("mediaType")
+        except (ValueError, AttributeError):
+            inner = None
+        if media_type not in ALL_MANIFESTS and isinstance(inner, str):
+            media_type = inner
+        return Manifest(digest, media_type, response.body)
+
+    def blob_exists(self, registry: str, repository: str, digest: str) -> bool:
+        response = self.request(
+            registry,
+            "HEAD",
+            f"/v2/{repository}/blobs/{digest}",
+            [scope(repository, ["pull"])],
+            expect=(200, 404),
+        )
+        return response.status == 200
+
+    def blob(self, registry: str, repository: str, digest: str) -> bytes:
+        response = self.request(
+            registry, "GET", f"/v2/{repository}/blobs/{digest}", [scope(repository, ["pull"])]
+        )
+        if sha256_digest(response.body) != digest:
+            raise self._fail(registry, f"{registry}/{repository}: blob {digest} does not match")
+        return response.body
+
+    def upload_blob(
+        self,
+        registry: str,
+        repository: str,
+        digest: str,
+        size: int,
+        opener: Callable[[], BinaryIO],
+        mount_from: Iterable[str] = (),
+    ) -> str:
+        """Make `digest` exist in `repository`: already there, mounted from another repository
+        of the registry, or uploaded (one PUT). Returns how: "exists", "mounted", "uploaded"."""
+        if self.blob_exists(registry, repository, digest):
+            return "exists"
+        push = scope(repository, ["pull", "push"])
+        location = ""
+        for source in mount_from:
+            if source == repository:
+                continue
+            query = urllib.parse.urlencode({"mount": digest, "from": source})
+            started = self.request(
+                registry,
+                "POST",
+                f"/v2/{repository}/blobs/uploads/?{query}",
+                [push, scope(source, ["pull"])],
+                expect=(201, 202),
+            )
+            if started.status == 201:
+                return "mounted"
+            location = started.header("location")
+            break
+        if not location:
+            started = self.request(
+                registry,
+                "POST",
+                f"/v2/{repository}/blobs/uploads/",
+                [push],
+                expect=(202,),
+            )
+            location = started.header("location")
+        if not location:
+            raise self._fail(registry, f"{registry}/{repository}: upload started without Location")
+        endpoint = self.endpoint(registry)
+        base = f"{endpoint.scheme}://{registry}/v2/{repository}/blobs/uploads/"
+        target = urllib.parse.urljoin(base, location)
+        separator = "&" if "?" in target else "?"
+        target += separator + urllib.parse.urlencode({"digest": digest})
+        self.request(
+            registry,
+            "PUT",
+            target,
+            [push],
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            body=opener,
+            expect=(201,),
+        )
+        return "uploaded"
+
+    def put_manifest(
+        self, registry: str, repository: str, reference: str, body: bytes, media_type: str
+    ) -> str:
+        """PUT a manifest or index under a tag or its own digest; returns its digest."""
+        digest = sha256_digest(body)
+        response = self.request(
+            registry,
+            "PUT",
+            f"/v2/{repository}/manifests/{reference}",
+            [scope(repository, ["pull", "push"])],
+            headers={"Content-Type": media_type},
+            body=body,
+            expect=(201,),
+        )
+        returned = response.header("docker-content-digest")
+        if returned and returned != digest:
+            raise self._fail(
+                registry, f"{registry}/{repository}: the registry stored {returned}, not {digest}"
+            )
+        return digest
+
+    def config_digest(self, registry: str, repository: str, digest: str) -> str:
+        """The config digest (image ID) of the image manifest `digest`."""
+        manifest = self.manifest(registry, repository, digest, IMAGE_MANIFESTS).json()
+        config = manifest.get("config")
+        value = config.get("digest") if isinstance(config, dict) else None
+        if not isinstance(value, str) or not value.startswith("sha256:"):
+            raise self._fail(registry, f"{registry}/{repository}@{digest} has no config digest")
+        return value
+
+    def pull_manifest(self, registry: str, repository: str, reference: str) -> Manifest:
+        """`manifest` for pulls: Docker Hub references try each registry mirror first, as the
+        executor does, then Docker Hub itself."""
+        if registry == DOCKER_HUB:
+            for mirror in self.trust.mirrors:
+                host, _, prefix = mirror.partition("/")
+                name = f"{prefix.strip('/')}/{repository}" if prefix.strip("/") else repository
+                try:
+                    return self.manifest(host, name, reference)
+                except RegistryRequestError:
+                    continue
+        return self.manifest(registry, repository, reference)
+
+
+def _basic(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _retry_after(response: Response, default: float) -> float:
+    value = response.header("retry-after")
+    if value.isdigit():
+        return min(float(value), 30.0)
+    return default
+
+
+def _status_text(response: Response) -> str:
+    names = {401: "401 Unauthorized", 403: "403 Forbidden", 404: "404 Not Found"}
+    text = names.get(response.status, f"HTTP {response.status}")
+    detail = _error_detail(response.body)
+    return f"{text}: {detail}" if detail else text
+
+
+def _error_detail(body: bytes) -> str:
+    """The registry's own error codes and messages (`{"errors": [...]}`), if any."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return ""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list):
+        return ""
+    parts = []
+    for item in errors[:3]:
+        if isinstance(item, dict):
+            parts.append(f"{item.get('code', '')}: {item.get('message', '')}".strip(": "))
+    return "; ".join(parts)
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS: {error.verify_message or error.reason}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {error.reason or error}"
+    return str(error) or type(error).__name__

@@ -1,0 +1,151 @@
+"""Becoming root: chroot and mknod need it.
+
+The official runner image runs jobs as `runner` (uid 1001, groups sudo and docker) with an
+/etc/sudoers of exactly `%sudo ALL=(ALL:ALL) NOPASSWD:ALL` and
+`Defaults env_keep += "DEBIAN_FRONTEND"`. A non-root run therefore re-executes itself through
+`sudo -n --preserve-env`: that policy resets the environment by default (env_reset), but a
+command matched by `ALL` may keep it (-E), so the inputs (`INPUT_BUILD-ARGS` and the other
+hyphenated names included), the runner's file commands and HOME reach the re-run. Two things
+do not depend on the policy: the runner's docker config directory is named in DOCKER_CONFIG
+before the re-run (a policy with `always_set_home` would point HOME at root's home), and
+whether sudo works at all is tried first, so a runner without root and without passwordless
+sudo gets a message that says what to do instead of sudo's own.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, MutableMapping, Sequence
+from pathlib import Path
+
+from ..errors import ActionError
+
+REEXEC_MARK = "KANIKO_BUILD_ELEVATED"
+OFFICIAL_SUDOERS = ("%sudo ALL=(ALL:ALL) NOPASSWD:ALL", 'Defaults env_keep += "DEBIAN_FRONTEND"')
+PROBE_TIMEOUT_SECONDS = 30.0
+
+
+class PrivilegeError(ActionError):
+    """Neither root nor passwordless sudo."""
+
+    title = "Needs root"
+
+
+def elevation_argv(script: str, argv: Sequence[str], sudo: str) -> list[str]:
+    """`sudo` keeping the environment (inputs, GITHUB_* files) for the same interpreter.
+
+    `-B`: root writes no bytecode next to the action's sources (they may be in the
+    workspace, which the runner must be able to delete).
+    """
+    return [sudo, "-n", "--preserve-env", sys.executable, "-B", script, *argv]
+
+
+def probe_argv(sudo: str) -> list[str]:
+    """The re-run's sudo command with a program that does nothing: whether sudo would work."""
+    return [sudo, "-n", "--preserve-env", sys.executable, "-c", ""]
+
+
+def pin_docker_config(env: MutableMapping[str, str]) -> None:
+    """Name the runner's docker config directory explicitly (docker/login-action writes
+    `~/.docker/config.json`), so the re-run reads it whatever sudo does to HOME."""
+    if not env.get("DOCKER_CONFIG"):
+        home = env.get("HOME") or os.path.expanduser("~")
+        env["DOCKER_CONFIG"] = str(Path(home) / ".docker")
+
+
+def _account(uid: int) -> str:
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
+def no_root_message(uid: int, reason: str) -> str:
+    """What a runner without root and without passwordless sudo is told."""
+    return (
+        f"kaniko-build needs root for chroot and device nodes, but this step runs as "
+        f"{_account(uid)} and {reason}. Run the runner as root, or give its user "
+        "passwordless sudo: the official runner image (ghcr.io/actions/actions-runner) runs "
+        "jobs as `runner` in the group `sudo`, with an /etc/sudoers of "
+        f"`{OFFICIAL_SUDOERS[0]}` and `{OFFICIAL_SUDOERS[1]}`"
+    )
+
+
+def no_new_privs_message(uid: int) -> str:
+    """What a runner whose container forbids privilege escalation is told."""
+    return (
+        f"kaniko-build needs root for chroot and device nodes, but this step runs as "
+        f"{_account(uid)} with no_new_privs set, so sudo cannot become root: the runner "
+        'container has allowPrivilegeEscalation: false (which Pod Security "restricted" '
+        "demands). Allow privilege escalation for the runner container (Pod Security "
+        '"baseline" does), or run the runner as root'
+    )
+
+
+def no_new_privs(status_text: str | None = None) -> bool:
+    """Whether this process may not gain privileges (setuid programs such as sudo stay
+    unprivileged), from /proc/self/status."""
+    if status_text is None:
+        try:
+            status_text = Path("/proc/self/status").read_text(encoding="utf-8")
+        except OSError:
+            return False
+    for line in status_text.splitlines():
+        if line.startswith("NoNewPrivs:"):
+            return line.split(":", 1)[1].strip() == "1"
+    return False
+
+
+def sudo_refusal(sudo: str, env: Mapping[str, str] | None = None) -> str | None:
+    """None when `sudo -n --preserve-env` runs this interpreter; else what sudo said."""
+    try:
+        done = subprocess.run(
+            probe_argv(sudo),
+            env=dict(os.environ if env is None else env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            timeout=PROBE_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return f"did not answer within {PROBE_TIMEOUT_SECONDS:.0f} s"
+    except OSError as e:
+        return e.strerror or str(e)
+    if done.returncode == 0:
+        return None
+    said = [line.strip() for line in done.stderr.decode(errors="replace").splitlines()]
+    # A host name missing from /etc/hosts is a warning sudo prints before anything else.
+    said = [line for line in said if line and "unable to resolve host" not in line]
+    return (said[0] if said else f"exit status {done.returncode}").rstrip(".")
+
+
+def ensure_root(script: str, argv: Sequence[str]) -> None:
+    """Return when root; otherwise replace this process with a sudo run of the same script."""
+    uid = os.geteuid()
+    if uid == 0:
+        return
+    if os.environ.get(REEXEC_MARK):
+        raise PrivilegeError(no_root_message(uid, "the re-run through sudo did not become root"))
+    if no_new_privs():
+        raise PrivilegeError(no_new_privs_message(uid))
+    sudo = shutil.which("sudo")
+    if sudo is None:
+        raise PrivilegeError(no_root_message(uid, "there is no `sudo` on PATH"))
+    refusal = sudo_refusal(sudo)
+    if refusal is not None:
+        raise PrivilegeError(no_root_message(uid, f"`sudo -n` refused ({refusal})"))
+    pin_docker_config(os.environ)
+    # sudo keeps this process's pid: the re-run knows its parent by it.
+    os.environ[REEXEC_MARK] = str(os.getpid())
+    os.execv(sudo, elevation_argv(script, argv, sudo))
+
+
+def sudo_parent() -> int | None:
+    """The pid of the sudo this process was re-run through, if it was."""
+    mark = os.environ.get(REEXEC_MARK, "")
+    return int(mark) if mark.isdigit() else None

@@ -1,0 +1,428 @@
+"""Raw inputs -> a typed, validated build specification. No filesystem writes, no processes."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..oci.platform import parse_platform, parse_platforms
+from .buildx import translate
+from .exports import OutputPlan, parse_outputs
+from .inputs import parse_bool, parse_list, parse_pairs
+from .login import Login, parse_login
+from .paths import (
+    OCI_LAYOUT_MARKER,
+    BuildPaths,
+    is_within,
+    output_path,
+    resolve_paths,
+    runner_dir,
+    runner_file,
+)
+from .references import Reference, check_registry_host, parse_reference
+from .secrets import BuildSecret, parse_secrets
+
+VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
+SNAPSHOT_MODES = ("full", "redo", "time")
+_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
+_HOST_ENTRY = re.compile(r"^([A-Za-z0-9.-]+)[:=]([0-9A-Fa-f.:]+)$")
+
+# Executor flags the action sets itself, and the input to use instead of each.
+OWNED_FLAGS: Mapping[str, str] = {
+    "destination": "tags",
+    "d": "tags",
+    "context": "context",
+    "c": "context",
+    "dockerfile": "file",
+    "f": "file",
+    "digest-file": "the 'digest' output",
+    "image-name-with-digest-file": "the 'image' output",
+    "image-name-tag-with-digest-file": "the 'image' output",
+    "kaniko-dir": "executor-dir",
+    "no-push": "push",
+    "tar-path": "tar-path",
+    "oci-layout-path": "oci-layout-path",
+    "build-arg": "build-args",
+    "label": "labels",
+    "target": "target",
+    "insecure-registry": "insecure-registries",
+    "skip-tls-verify-registry": "skip-tls-verify-registries",
+    "registry-mirror": "registry-mirrors",
+    "cache": "cache",
+    "cache-repo": "cache-repo",
+    "cache-ttl": "cache-ttl",
+    "cache-dir": "cache-dir",
+    "custom-platform": "platform",
+    "reproducible": "reproducible",
+    "snapshot-mode": "snapshot-mode",
+    "use-new-run": "use-new-run",
+    "push-retry": "push-retry",
+    "verbosity": "verbosity",
+    "v": "verbosity",
+    "force": "(nothing: the action always sets it)",
+    "registry-certificate": "registry-certificates",
+    "registry-client-cert": "registry-client-certs",
+    "secret": "secrets",
+}
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    paths: BuildPaths
+    destinations: tuple[str, ...]
+    push: bool
+    build_args: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    target: str | None = None
+    insecure_registries: tuple[str, ...] = ()
+    executor_dir: Path = Path("/kaniko")
+    references: tuple[Reference, ...] = field(default=(), compare=False)
+    cache: bool = False
+    cache_repo: str | None = None
+    cache_ttl: str | None = None
+    cache_dir: Path | None = None
+    registry_mirrors: tuple[str, ...] = ()
+    skip_tls_verify_registries: tuple[str, ...] = ()
+    platform: str | None = None
+    reproducible: bool = False
+    snapshot_mode: str | None = None
+    use_new_run: bool = False
+    push_retry: int | None = None
+    verbosity: str = "info"
+    tar_path: Path | None = None
+    oci_layout_path: Path | None = None
+    runner_temp: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    add_hosts: tuple[tuple[str, str], ...] = ()
+    summary: bool = True
+    warnings: tuple[str, ...] = ()
+    login: Login | None = None
+    registry_certificates: tuple[tuple[str, Path], ...] = ()
+    registry_client_certs: tuple[tuple[str, Path, Path], ...] = ()
+    # Several platforms: one build each, pushed as one image index (multiplatform.py).
+    platforms: tuple[str, ...] = ()
+    secrets: tuple[BuildSecret, ...] = field(default=(), repr=False)
+    oci_tar_path: Path | None = None
+
+
+def _destinations(
+    raw: Mapping[str, str], names: tuple[str, ...] = ()
+) -> tuple[list[str], list[Reference]]:
+    destinations: list[str] = []
+    references: list[Reference] = []
+    for value in parse_list(raw["tags"]):
+        references.append(parse_reference("tags", value))
+        destinations.append(value)
+    for value in names:
+        references.append(parse_reference("outputs", value))
+        destinations.append(value)
+    image = raw["image"]
+    if image:
+        tag = raw["tag"] or "latest"
+        ref = parse_reference("image", image)
+        if ref.tag or ref.digest:
+            raise InputError("image", f"'{image}' must not carry a tag or digest; use 'tag'")
+        full = f"{image}:{tag}"
+        references.append(parse_reference("tag", full))
+        destinations.append(full)
+    elif raw["tag"] not in ("", "latest"):
+        raise InputError("tag", "is set but 'image' is empty; put full references in 'tags'")
+    unique: dict[str, Reference] = {}
+    for dest, ref in zip(destinations, references):
+        unique.setdefault(dest, ref)
+    return list(unique), list(unique.values())
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InputError(name, f"'{value}' is not one of {', '.join(allowed)}")
+    return value
+
+
+def _check_owned(number: int, flag: str) -> None:
+    if flag in OWNED_FLAGS:
+        shown = ("-" if len(flag) == 1 else "--") + flag
+        raise InputError(
+            "kaniko-args",
+            f"line {number}: '{shown}' is set by the action: use {_input_of(flag)} instead",
+        )
+
+
+def _extra_args(value: str) -> tuple[str, ...]:
+    """One flag per line: `--flag`, `--flag=value`, `--flag value`, `-x value`, `-xvalue`.
+
+    Every form is checked against the flags the action owns, single-dash ones included
+    (`-dVALUE` is `--destination=VALUE` to the executor). A line never yields a second flag:
+    a value after a space that starts with `-` is refused. Errors name the line number and
+    the flag, never the value.
+    """
+    args: list[str] = []
+    for number, raw in enumerate(value.splitlines(), start=1):
+        line = raw.strip()
+        if not line:
+            continue
+        if not line.startswith("-") or line.strip("-") == "":
+            raise InputError(
+                "kaniko-args", f"line {number} is not a flag (one --flag[=value] per line)"
+            )
+        head = line.split(None, 1)[0]
+        # pflag reads `-dVALUE`, `-d=VALUE` and `-d VALUE` alike: after a single dash the
+        # first letter is the flag (every shorthand of the executor takes a value).
+        flag = head[2:].split("=", 1)[0] if line.startswith("--") else head[1]
+        _check_owned(number, flag)
+        if "=" in head or (" " not in line and "\t" not in line):
+            # `--flag=value` (the value may hold spaces) or a lone flag: one argument.
+            args.append(line)
+            continue
+        rest = line.split(None, 1)[1].strip()
+        try:
+            values = shlex.split(rest)
+        except ValueError as e:
+            raise InputError("kaniko-args", f"line {number}: {e}") from e
+        if len(values) != 1 or values[0].startswith("-"):
+            raise InputError(
+                "kaniko-args",
+                f"line {number}: one flag and at most one value per line (quote a value "
+                "that holds spaces)",
+            )
+        args.extend([head, values[0]])
+    return tuple(args)
+
+
+def _input_of(flag: str) -> str:
+    target = OWNED_FLAGS[flag]
+    return target if target.startswith(("the ", "(")) else f"the '{target}' input"
+
+
+def _cache_settings(
+    raw: Mapping[str, str], compat_use: bool | None, compat_repo: str | None
+) -> tuple[bool, str | None]:
+    cache = parse_bool("cache", raw["cache"])
+    if (
+        raw["cache-repo"]
+        and raw["cache-repository"]
+        and raw["cache-repo"] != raw["cache-repository"]
+    ):
+        raise InputError("cache-repository", "differs from 'cache-repo'; give only one of them")
+    repo = raw["cache-repo"] or raw["cache-repository"] or compat_repo
+    if compat_use is False and cache:
+        raise InputError("no-cache", "is true while 'cache' is true; choose one")
+    if compat_use is True:
+        cache = True
+    if compat_use is False:
+        cache = False
+    if repo:
+        parse_reference("cache-repo", repo)
+    return cache, repo or None
+
+
+def _certificates(
+    raw: Mapping[str, str], workspace: Path
+) -> tuple[tuple[tuple[str, Path], ...], tuple[tuple[str, Path, Path], ...]]:
+    cas: list[tuple[str, Path]] = []
+    for registry, value in parse_pairs("registry-certificates", raw["registry-certificates"]):
+        check_registry_host("registry-certificates", registry)
+        cas.append((registry, runner_file("registry-certificates", workspace, value)))
+    clients: list[tuple[str, Path, Path]] = []
+    for registry, value in parse_pairs("registry-client-certs", raw["registry-client-certs"]):
+        check_registry_host("registry-client-certs", registry)
+        parts = [p.strip() for p in value.split(",")]
+        if len(parts) != 2 or not all(parts):
+            raise InputError(
+                "registry-client-certs", f"'{registry}={value}' is not registry=cert.pem,key.pem"
+            )
+        cert = runner_file("registry-client-certs", workspace, parts[0])
+        key = runner_file("registry-client-certs", workspace, parts[1])
+        clients.append((registry, cert, key))
+    return tuple(cas), tuple(clients)
+
+
+def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool:
+    push = parse_bool("push", raw["push"])
+    if plan is None:
+        return push
+    if plan.push and not push:
+        raise InputError("outputs", "pushes (type=registry or push=true) while 'push' is false")
+    # With `outputs`, they decide: 'push' defaults to true here, false in build-push-action.
+    return plan.push
+
+
+def _output_file(
+    name: str,
+    workspace: Path,
+    runner_temp: Path | None,
+    given: str,
+    from_outputs: str | None,
+    directory: bool,
+) -> Path | None:
+    """An output path from its own input (`name`) or from `outputs`, not both; confined to
+    the workspace or RUNNER_TEMP either way."""
+    if given and from_outputs:
+        raise InputError("outputs", f"writes what '{name}' also names; give only one of them")
+    if not from_outputs:
+        return output_path(name, workspace, given, runner_temp) if name else None
+    path = output_path("outputs", workspace, from_outputs, runner_temp)
+    if path is None or not os.path.lexists(path):
+        return path
+    if not directory and not path.is_file():
+        raise InputError("outputs", f"'{from_outputs}' exists and is not a file")
+    if directory and not path.is_dir():
+        raise InputError("outputs", f"'{from_outputs}' exists and is not a directory")
+    if directory and os.listdir(path) and not (path / OCI_LAYOUT_MARKER).is_file():
+        raise InputError(
+            "outputs",
+            f"'{from_outputs}' is a directory that is not empty and holds no OCI layout; "
+            "choose a new path (an existing directory is never replaced)",
+        )
+    return path
+
+
+def _platforms(raw: Mapping[str, str], listed: list[str]) -> tuple[str | None, tuple[str, ...]]:
+    """(the one platform, or the several) from `platform` and `platforms`."""
+    several = parse_platforms("platforms", listed)
+    single = parse_platform("platform", raw["platform"]) if raw["platform"] else None
+    if single is not None and several and (len(several) > 1 or several[0] != single):
+        raise InputError(
+            "platforms", f"'{raw['platforms']}' differs from 'platform' ('{raw['platform']}')"
+        )
+    if len(several) > 1:
+        return None, tuple(str(p) for p in several)
+    chosen = single or (several[0] if several else None)
+    return (str(chosen) if chosen else None), ()
+
+
+def build_spec(
+    raw: Mapping[str, str],
+    workspace: str,
+    runner_temp: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> BuildSpec:
+    """Validate every input and resolve paths; raises InputError naming the first bad input.
+
+    `env` is the action's environment, where `secret-envs` finds its variables.
+    """
+    compat = translate(raw)
+    plan = parse_outputs(raw["outputs"])
+    push = _push(raw, plan)
+    destinations, references = _destinations(raw, plan.names if plan else ())
+    if push and not destinations:
+        raise InputError("tags", "no destination: set 'tags' or 'image', or set 'push: false'")
+    for ref, dest in zip(references, destinations):
+        if ref.digest:
+            raise InputError("tags", f"'{dest}' has a digest; a destination needs a tag")
+    target = raw["target"] or None
+    if target is not None and any(c.isspace() for c in target):
+        raise InputError("target", f"'{target}' is not a stage name")
+    insecure = tuple(
+        check_registry_host("insecure-registries", v)
+        for v in parse_list(raw["insecure-registries"])
+    )
+    skip_tls = tuple(
+        check_registry_host("skip-tls-verify-registries", v)
+        for v in parse_list(raw["skip-tls-verify-registries"])
+    )
+    mirrors = tuple(parse_list(raw["registry-mirrors"]))
+    for mirror in mirrors:
+        if "://" in mirror or " " in mirror:
+            raise InputError("registry-mirrors", f"'{mirror}' is not host[:port][/path]")
+    executor_dir = Path(raw["executor-dir"] or "/kaniko")
+    if not executor_dir.is_absolute():
+        raise InputError("executor-dir", f"'{executor_dir}' must be an absolute path")
+
+    cache, cache_repo = _cache_settings(raw, compat.use_cache, compat.cache_repo)
+    if cache and not cache_repo and not destinations:
+        raise InputError("cache-repo", "'cache' is on but there is no repository to cache in")
+    cache_ttl = raw["cache-ttl"] or None
+    if cache_ttl is not None and not _GO_DURATION.match(cache_ttl):
+        raise InputError("cache-ttl", f"'{cache_ttl}' is not a duration such as 6h or 30m")
+
+    platform, platforms = _platforms(raw, compat.platforms)
+
+    push_retry: int | None = None
+    if raw["push-retry"]:
+        if not raw["push-retry"].isdigit():
+            raise InputError("push-retry", f"'{raw['push-retry']}' is not a whole number")
+        push_retry = int(raw["push-retry"])
+
+    add_hosts: list[tuple[str, str]] = []
+    for entry in parse_list(raw["add-hosts"]):
+        match = _HOST_ENTRY.match(entry)
+        if match is None:
+            raise InputError("add-hosts", f"'{entry}' is not host:ip")
+        add_hosts.append((match.group(1), match.group(2)))
+
+    paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
+    ws = paths.workspace
+    temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
+    docker_tar, oci_dir, oci_tar = (
+        (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
+    )
+    tar_path = _output_file("tar-path", ws, temp, raw["tar-path"], docker_tar, False)
+    oci_path = _output_file("oci-layout-path", ws, temp, raw["oci-layout-path"], oci_dir, True)
+    oci_tar_path = _output_file("", ws, temp, "", oci_tar, False)
+    written = [p for p in (tar_path, oci_path, oci_tar_path) if p is not None]
+    for i, one in enumerate(written):
+        for other in written[i + 1 :]:
+            if is_within(one, other) or is_within(other, one):
+                raise InputError(
+                    "outputs" if plan else "oci-layout-path",
+                    "two outputs overlap ('tar-path', 'oci-layout-path' or 'outputs'); give "
+                    "them separate paths",
+                )
+    if tar_path is not None and not destinations:
+        raise InputError(
+            "outputs" if docker_tar else "tar-path",
+            "needs a destination name in 'tags' or 'image'",
+        )
+    if tar_path is not None and platforms:
+        raise InputError(
+            "platforms",
+            "a docker tarball holds one platform; for several write an OCI layout "
+            "(type=oci,dest=FILE in 'outputs', or 'oci-layout-path')",
+        )
+    cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
+    login = parse_login(raw, references)
+    registry_certificates, registry_client_certs = _certificates(raw, paths.workspace)
+    return BuildSpec(
+        paths=paths,
+        destinations=tuple(destinations),
+        push=push,
+        build_args=tuple(parse_pairs("build-args", raw["build-args"])),
+        labels=tuple(parse_pairs("labels", raw["labels"])),
+        target=target,
+        insecure_registries=insecure,
+        executor_dir=executor_dir,
+        references=tuple(references),
+        cache=cache,
+        cache_repo=cache_repo,
+        cache_ttl=cache_ttl,
+        cache_dir=cache_dir,
+        registry_mirrors=mirrors,
+        skip_tls_verify_registries=skip_tls,
+        platform=platform,
+        reproducible=parse_bool("reproducible", raw["reproducible"]),
+        snapshot_mode=_choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
+        if raw["snapshot-mode"]
+        else None,
+        use_new_run=parse_bool("use-new-run", raw["use-new-run"]),
+        push_retry=push_retry,
+        verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
+        tar_path=tar_path,
+        oci_layout_path=oci_path,
+        runner_temp=temp,
+        extra_args=_extra_args(raw["kaniko-args"]),
+        add_hosts=tuple(add_hosts),
+        summary=parse_bool("summary", raw["summary"]),
+        warnings=tuple(compat.warnings),
+        login=login,
+        registry_certificates=registry_certificates,
+        registry_client_certs=registry_client_certs,
+        platforms=platforms,
+        secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}),
+        oci_tar_path=oci_tar_path,
+    )

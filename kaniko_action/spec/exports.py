@@ -1,0 +1,132 @@
+"""build-push-action's `outputs` input (buildx `--output`): the exports kaniko can produce.
+Pure.
+
+    type=registry[,name=REF]            push
+    type=image,push=true[,name=REF]     push
+    type=docker,dest=FILE[,name=REF]    docker-save tarball (as `tar-path`)
+    type=oci,dest=FILE[,name=REF]       OCI image layout, as a tarball
+    type=oci,dest=DIR,tar=false         OCI image layout directory (as `oci-layout-path`)
+
+Everything else is refused with the reason.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+
+from ..errors import InputError
+from .inputs import parse_bool, parse_list
+
+NAME = "outputs"
+_ALLOWED = {
+    "registry": {"type", "name", "push"},
+    "image": {"type", "name", "push"},
+    "docker": {"type", "dest", "name"},
+    "oci": {"type", "dest", "tar", "name"},
+}
+_REFUSED = {
+    "local": "it exports the build's files, not an image; kaniko only makes images",
+    "tar": "it exports the build's files, not an image; kaniko only makes images",
+    "cacheonly": "set 'push: false' to build without exporting",
+}
+
+
+@dataclass(frozen=True)
+class OutputPlan:
+    """What `outputs` asks for; paths are as written (resolved against the workspace later)."""
+
+    push: bool = False
+    docker_tar: str | None = None
+    oci_tar: str | None = None
+    oci_dir: str | None = None
+    names: tuple[str, ...] = ()
+
+
+def _attributes(entry: str) -> dict[str, str]:
+    fields = next(csv.reader([entry], strict=False), [])
+    attrs: dict[str, str] = {}
+    for item in fields:
+        key, sep, value = item.strip().partition("=")
+        key = key.strip().lower()
+        if not sep:
+            raise InputError(NAME, f"'{entry}': '{item}' is not key=value")
+        if key in attrs:
+            raise InputError(NAME, f"'{entry}': '{key}' is given twice")
+        attrs[key] = value.strip()
+    return attrs
+
+
+def _entry(entry: str) -> dict[str, str]:
+    if entry == "-" or "=" not in entry:
+        raise InputError(
+            NAME,
+            f"'{entry}': a bare path or '-' exports the build's files (type=local/tar); "
+            "kaniko only makes images: use type=docker,dest=FILE or type=oci,dest=FILE",
+        )
+    attrs = _attributes(entry)
+    kind = attrs.get("type", "")
+    if not kind:
+        raise InputError(NAME, f"'{entry}' has no type=")
+    if kind in _REFUSED:
+        raise InputError(
+            NAME, f"'{entry}': type={kind} is not possible with kaniko: {_REFUSED[kind]}"
+        )
+    if kind not in _ALLOWED:
+        raise InputError(
+            NAME,
+            f"'{entry}': unknown type '{kind}' (possible: registry, image, docker, oci)",
+        )
+    for key in attrs:
+        if key not in _ALLOWED[kind] and not key.startswith("annotation"):
+            raise InputError(
+                NAME, f"'{entry}': attribute '{key}' of type={kind} has no kaniko equivalent"
+            )
+        if key.startswith("annotation"):
+            raise InputError(NAME, f"'{entry}': kaniko writes no annotations; use 'labels'")
+    return attrs
+
+
+def parse_outputs(value: str) -> OutputPlan | None:
+    """The plan, or None when `outputs` is empty."""
+    entries = parse_list(value, commas=False)
+    if not entries:
+        return None
+    push = False
+    files: dict[str, str] = {}
+    names: list[str] = []
+    for entry in entries:
+        attrs = _entry(entry)
+        kind = attrs["type"]
+        names += [n.strip() for n in attrs.get("name", "").split(",") if n.strip()]
+        if kind in ("registry", "image"):
+            wanted = parse_bool(NAME, attrs.get("push", "true" if kind == "registry" else "false"))
+            if not wanted:
+                raise InputError(
+                    NAME,
+                    f"'{entry}': without push=true there is no image store to keep the image "
+                    "in; add push=true, or write it with type=docker,dest=FILE",
+                )
+            push = True
+            continue
+        dest = attrs.get("dest", "")
+        if not dest or dest == "-":
+            raise InputError(
+                NAME,
+                f"'{entry}' needs dest=FILE"
+                + (" (there is no Docker daemon to load into)" if kind == "docker" else ""),
+            )
+        if kind == "docker":
+            slot = "docker"
+        else:
+            slot = "oci" if parse_bool(NAME, attrs.get("tar", "true")) else "oci-dir"
+        if slot in files:
+            raise InputError(NAME, f"'{entry}': only one type={kind} output of this form")
+        files[slot] = dest
+    return OutputPlan(
+        push=push,
+        docker_tar=files.get("docker"),
+        oci_tar=files.get("oci"),
+        oci_dir=files.get("oci-dir"),
+        names=tuple(dict.fromkeys(names)),
+    )

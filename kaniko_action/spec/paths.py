@@ -1,0 +1,161 @@
+"""Resolving and validating the build context and Dockerfile against the workspace."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+
+
+@dataclass(frozen=True)
+class BuildPaths:
+    """Real (symlink-free) absolute paths on the runner."""
+
+    workspace: Path
+    context: Path
+    dockerfile: Path
+
+    @property
+    def dockerfile_in_context(self) -> bool:
+        return is_within(self.dockerfile, self.context)
+
+
+def workspace_of(env: Mapping[str, str]) -> str:
+    """The workspace paths are relative to: GITHUB_WORKSPACE, else the current directory."""
+    return env.get("GITHUB_WORKSPACE") or os.getcwd()
+
+
+def is_within(path: Path, parent: Path) -> bool:
+    return path == parent or parent in path.parents
+
+
+def _resolve(workspace: Path, name: str, value: str) -> Path:
+    lexical = _absolute(workspace, value)
+    if not is_within(lexical, workspace):
+        raise InputError(name, f"'{value}' is outside the workspace {workspace}")
+    if not os.path.lexists(lexical):
+        raise InputError(name, f"'{value}' does not exist (looked for {lexical})")
+    real = Path(os.path.realpath(lexical))
+    if not is_within(real, workspace):
+        raise InputError(
+            name,
+            f"'{value}' resolves to {real} through a symlink, outside the workspace {workspace}",
+        )
+    if not real.exists():
+        raise InputError(name, f"'{value}' is a broken symlink (looked for {lexical})")
+    return real
+
+
+def resolve_paths(workspace: str, context: str, file: str, dockerfile: str) -> BuildPaths:
+    """Apply the defaults and checks for `context`, `file` and its old name `dockerfile`."""
+    ws = Path(os.path.realpath(workspace))
+    if not ws.is_dir():
+        raise InputError("workspace", f"{workspace} is not a directory")
+    if file and dockerfile and os.path.normpath(file) != os.path.normpath(dockerfile):
+        raise InputError(
+            "file", f"'{file}' differs from 'dockerfile' ('{dockerfile}'); give only one of them"
+        )
+    file_input, file_value = (
+        ("file", file) if file or not dockerfile else ("dockerfile", dockerfile)
+    )
+
+    if context:
+        ctx = _resolve(ws, "context", context)
+        if not ctx.is_dir():
+            raise InputError("context", f"'{context}' is not a directory")
+        if not file_value:
+            df_lexical = Path(os.path.normpath(Path(context) / "Dockerfile"))
+            file_value = str(df_lexical)
+    else:
+        file_value = file_value or "Dockerfile"
+
+    df = _resolve(ws, file_input, file_value)
+    if not df.is_file():
+        raise InputError(file_input, f"'{file_value}' is not a regular file")
+    if not context:
+        ctx = df.parent
+    return BuildPaths(workspace=ws, context=ctx, dockerfile=df)
+
+
+def _absolute(workspace: Path, value: str) -> Path:
+    path = Path(value)
+    return Path(os.path.normpath(path if path.is_absolute() else workspace / path))
+
+
+OCI_LAYOUT_MARKER = "oci-layout"
+# The names sandbox/workdirs.py gives work directories (a new one is renamed from the second
+# once its lock is held). No output may be written into one.
+WORKDIR_PREFIX = "kaniko-build-"
+NEW_WORKDIR_PREFIX = ".kaniko-build-new-"
+_WORKDIR_NAMES = (WORKDIR_PREFIX, NEW_WORKDIR_PREFIX)
+
+
+def output_path(
+    name: str, workspace: Path, value: str, runner_temp: Path | None = None
+) -> Path | None:
+    """Where an output file or directory goes, as a real path inside the workspace (or
+    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+
+    Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
+    redirect the write. An existing directory is never replaced, except an OCI layout that
+    an earlier build wrote to the same `oci-layout-path`.
+    """
+    if not value:
+        return None
+    lexical = _absolute(workspace, value)
+    real = Path(os.path.realpath(lexical))
+    bases = [workspace] + ([runner_temp] if runner_temp is not None else [])
+    inside = [b for b in bases if is_within(real, b) and real != b]
+    if not inside:
+        allowed = "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
+        shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
+        raise InputError(name, f"'{value}' resolves to {shown}, which is not inside {allowed}")
+    if runner_temp is not None and is_within(real, runner_temp) and not is_within(real, workspace):
+        first = real.relative_to(runner_temp).parts[0]
+        if first.startswith(_WORKDIR_NAMES):
+            raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
+    if name == "tar-path" and os.path.lexists(real):
+        if os.path.isdir(real):
+            raise InputError(name, f"'{value}' is a directory; give a file name")
+        if not os.path.isfile(real):
+            raise InputError(name, f"'{value}' exists and is not a regular file")
+    if name == "oci-layout-path" and os.path.lexists(real):
+        if not os.path.isdir(real):
+            raise InputError(name, f"'{value}' exists and is not a directory")
+        if os.listdir(real) and not os.path.isfile(real / OCI_LAYOUT_MARKER):
+            raise InputError(
+                name,
+                f"'{value}' is a directory that is not empty and holds no OCI layout; "
+                "choose a new path (an existing directory is never replaced)",
+            )
+    return real
+
+
+def output_base(path: Path, workspace: Path, runner_temp: Path | None) -> Path:
+    """The directory (workspace or RUNNER_TEMP) an output path was confined to."""
+    if is_within(path, workspace):
+        return workspace
+    if runner_temp is not None and is_within(path, runner_temp):
+        return runner_temp
+    raise ValueError(f"{path} is outside {workspace}")
+
+
+def runner_dir(name: str, workspace: Path, value: str) -> Path | None:
+    """An existing directory on the runner, relative to the workspace or absolute."""
+    if not value:
+        return None
+    path = _absolute(workspace, value)
+    if not path.is_dir():
+        raise InputError(name, f"'{value}' is not a directory (looked for {path})")
+    return path
+
+
+def runner_file(name: str, workspace: Path, value: str) -> Path:
+    """An existing file on the runner, relative to the workspace or absolute."""
+    path = _absolute(workspace, value)
+    if not path.is_file():
+        raise InputError(name, f"'{value}' is not a file (looked for {path})")
+    return path

@@ -1,0 +1,214 @@
+"""Moving the image tarball and OCI layout out of the chroot into the workspace.
+
+The chroot's contents are controlled by RUN steps, which run as root there: kaniko's output
+directory may hold a symlink to a runner file, a device node or a fifo instead of the
+tarball. Nothing here follows a link on either side: the source is opened component by
+component with O_NOFOLLOW and must be a regular file (or, for a layout, a tree of directories
+and regular files only); the destination's missing parents are created one by one, refusing
+links, and given to the owner of the workspace so the runner can delete them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+from contextlib import suppress
+from pathlib import Path, PurePosixPath
+
+from ..errors import SandboxError
+from ..utils.filecopy import Copier
+from ..utils.fs import NotRegular, open_regular_beneath, remove_tree, walk_beneath
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _owner_of(base: Path) -> tuple[int, int]:
+    st = os.stat(base)
+    return st.st_uid, st.st_gid
+
+
+def _chown(name: str, dir_fd: int, owner: tuple[int, int]) -> None:
+    if os.geteuid() == 0:
+        os.chown(name, *owner, dir_fd=dir_fd, follow_symlinks=False)
+
+
+def _open_parent(dest: Path, base: Path) -> int:
+    """A descriptor of `dest`'s parent directory, created as needed as `base`'s owner."""
+    owner = _owner_of(base)
+    parts = dest.parent.relative_to(base).parts
+    fd = os.open(base, _DIR_FLAGS)
+    try:
+        for part in parts:
+            try:
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                os.mkdir(part, 0o755, dir_fd=fd)
+                _chown(part, fd, owner)
+                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise SandboxError(
+                        f"cannot write {dest}: {part} on the way is not a directory"
+                    ) from e
+                raise
+            os.close(fd)
+            fd = next_fd
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _temp_name(name: str) -> str:
+    return f".{name}.kaniko-build-{os.urandom(4).hex()}"
+
+
+def _settle(fd: int, owner: tuple[int, int]) -> None:
+    """Mode 0644, owned by the workspace's owner: the runner must be able to delete it."""
+    os.fchmod(fd, 0o644)
+    if os.geteuid() == 0:
+        os.fchown(fd, *owner)
+
+
+def collect_file(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> None:
+    """Move the regular file `inside` the chroot at `root` to `dest`, below `base`."""
+    relative = str(inside).lstrip("/")
+    owner = _owner_of(base)
+    try:
+        src = open_regular_beneath(root, relative)
+    except NotRegular as e:
+        raise SandboxError(
+            f"refusing to collect {inside}: the build replaced it with something that is "
+            "not a regular file"
+        ) from e
+    try:
+        src_dir = walk_beneath(root, tuple(relative.split("/")[:-1]))
+        try:
+            dst_dir = _open_parent(dest, base)
+            try:
+                _move_or_copy(src, src_dir, inside.name, dst_dir, dest, owner)
+            finally:
+                os.close(dst_dir)
+        finally:
+            os.close(src_dir)
+    finally:
+        os.close(src)
+
+
+def _move_or_copy(
+    src: int, src_dir: int, name: str, dst_dir: int, dest: Path, owner: tuple[int, int]
+) -> None:
+    _settle(src, owner)
+    try:
+        os.rename(name, dest.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+    except OSError as e:
+        if e.errno != errno.EXDEV:
+            raise
+    else:
+        moved = os.stat(dest.name, dir_fd=dst_dir, follow_symlinks=False)
+        original = os.fstat(src)
+        if (moved.st_ino, moved.st_dev) != (original.st_ino, original.st_dev):
+            raise SandboxError(f"{dest} changed while it was collected")
+        return
+    # Another filesystem: copy through the descriptor already checked, then rename.
+    tmp = _temp_name(dest.name)
+    out = os.open(
+        tmp,
+        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+        0o644,
+        dir_fd=dst_dir,
+    )
+    try:
+        Copier().copy_fd(src, out, os.fstat(src), os.fstat(out).st_dev)
+        _settle(out, owner)
+    except BaseException:
+        os.close(out)
+        with suppress(OSError):
+            os.unlink(tmp, dir_fd=dst_dir)
+        raise
+    os.close(out)
+    os.rename(tmp, dest.name, src_dir_fd=dst_dir, dst_dir_fd=dst_dir)
+
+
+def _check_tree(top: Path) -> None:
+    """Refuse a tree holding anything but directories and regular files."""
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            mode = os.lstat(os.path.join(dirpath, name)).st_mode
+            if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
+                shown = os.path.relpath(os.path.join(dirpath, name), top)
+                raise SandboxError(
+                    f"refusing to collect the OCI layout: {shown} in it is not a regular file"
+                )
+
+
+def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
+    if os.geteuid() != 0:
+        return
+    os.chown(top, *owner, follow_symlinks=False)
+    for dirpath, dirnames, filenames in os.walk(top):
+        for name in dirnames + filenames:
+            os.chown(os.path.join(dirpath, name), *owner, follow_symlinks=False)
+
+
+def _copy_tree(src: Path, dest: Path, copier: Copier) -> None:
+    os.mkdir(dest, 0o755)
+    for entry in os.scandir(src):
+        target = dest / entry.name
+        if entry.is_dir(follow_symlinks=False):
+            _copy_tree(Path(entry.path), target, copier)
+        else:
+            fd_in = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            try:
+                fd_out = os.open(
+                    target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644
+                )
+                try:
+                    copier.copy_fd(fd_in, fd_out, os.fstat(fd_in), os.fstat(fd_out).st_dev)
+                finally:
+                    os.close(fd_out)
+            finally:
+                os.close(fd_in)
+
+
+def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> None:
+    """Move the directory `inside` the chroot at `root` to `dest`, below `base`.
+
+    `dest` may only exist as an empty directory or an earlier OCI layout (the spec checked);
+    it is replaced.
+    """
+    relative = str(inside).lstrip("/")
+    parts = tuple(relative.split("/"))
+    # Opening the path one component at a time refuses a link anywhere on the way.
+    try:
+        os.close(walk_beneath(root, parts))
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise SandboxError(
+                f"refusing to collect {inside}: the build replaced it, or a directory on the "
+                "way, with a link"
+            ) from e
+        raise
+    source = root / relative
+    _check_tree(source)
+    dst_dir = _open_parent(dest, base)
+    try:
+        if os.path.lexists(dest):
+            if os.path.islink(dest) or not os.path.isdir(dest):
+                raise SandboxError(f"refusing to replace {dest}: it is not a directory")
+            remove_tree(dest)
+        src_dir = walk_beneath(root, parts[:-1])
+        try:
+            os.rename(inside.name, dest.name, src_dir_fd=src_dir, dst_dir_fd=dst_dir)
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+            _copy_tree(source, dest, Copier())
+        finally:
+            os.close(src_dir)
+    finally:
+        os.close(dst_dir)
+    with suppress(OSError):
+        os.chmod(dest, 0o755)
+    _chown_tree(dest, _owner_of(base))
