@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from types import FrameType
 
 from .errors import Cancelled
+from .utils.linux import parent_death_signal
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -42,10 +43,6 @@ class CancelState:
         if self.signum is not None and not self._raised:
             self._raised = True
             raise Cancelled(self.signum)
-
-    def check(self) -> None:
-        """Raise Cancelled if a signal arrived and has not been raised yet."""
-        self._raise_once()
 
     @contextmanager
     def shielded(self) -> Iterator[None]:
@@ -80,16 +77,10 @@ def cancellation() -> Iterator[CancelState]:
             signal.signal(s, signal.SIG_IGN if state.cancelled else h)
 
 
-_PR_SET_PDEATHSIG = 1
-
-
 def follow_parent(parent: int | None, sig: int = signal.SIGTERM) -> None:
     """Receive `sig` when the parent process dies: the action re-run through sudo must
     notice when sudo is killed (SIGKILL is not relayed) and clean up as if cancelled."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+    parent_death_signal(sig)()
     if parent is not None and os.getppid() != parent and not _alive(parent):
         os.kill(os.getpid(), sig)
 

@@ -10,7 +10,6 @@ import pytest
 from kaniko_action.errors import ActionError
 from kaniko_action.executor.diagnosis import explain, registry_in
 from kaniko_action.registry.credentials import (
-    DOCKER_HUB_KEY,
     config_key,
     helper_environment,
     load_runner_config,
@@ -19,6 +18,7 @@ from kaniko_action.registry.credentials import (
 )
 from kaniko_action.sandbox.kaniko_files import available_helpers
 from kaniko_action.spec.login import Login
+from kaniko_action.spec.references import DOCKER_HUB_KEY
 
 HELPERS = ["acr-env", "ecr-login", "gcr"]
 

@@ -17,8 +17,9 @@ import pytest
 import kaniko_action
 
 LAYERS = (
-    ("errors", "cancellation"),
+    ("errors",),
     ("utils",),
+    ("cancellation",),
     ("dockerfile",),
     ("oci",),
     ("spec",),

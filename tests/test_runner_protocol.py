@@ -52,15 +52,20 @@ def test_mask_each_line_of_a_multiline_secret() -> None:
     assert buf.getvalue().splitlines() == ["::add-mask::first", "::add-mask::second"]
 
 
-def test_group_reports_its_duration() -> None:
+def test_phases_report_their_durations() -> None:
     buf = io.StringIO()
-    with Workflow({}, buf).group("Build"):
-        buf.write("inside\n")
+    phases = Workflow({}, buf).phases()
+    phases.start("Build")
+    buf.write("inside\n")
+    phases.start("Push")
+    phases.end()
     lines = buf.getvalue().splitlines()
     assert lines[0] == "::group::Build"
     assert lines[1] == "inside"
     assert lines[2].startswith("Build: ") and lines[2].endswith("s")
     assert lines[3] == "::endgroup::"
+    assert lines[4] == "::group::Push" and lines[6] == "::endgroup::"
+    assert list(phases.durations) == ["Build", "Push"]
 
 
 def test_outside_actions_outputs_are_printed() -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..cancellation import CancelState
 from ..errors import SandboxError
 from ..sandbox.processes import terminate
+from ..utils.linux import parent_death_signal
 from .argv import Invocation
 
 # Go runs package initialisers (where kaniko resolves /proc/self/exe) long before this.
@@ -25,7 +26,6 @@ DRAIN_SECONDS = 2.0
 POLL_SECONDS = 0.2
 MAX_LINE_BYTES = 65536
 
-_PR_SET_PDEATHSIG = 1
 _CAP_SYS_CHROOT_HINT = (
     "the runner cannot chroot: it needs the SYS_CHROOT capability "
     "(securityContext.capabilities.add: [SYS_CHROOT] in the runner pod)"
@@ -33,13 +33,11 @@ _CAP_SYS_CHROOT_HINT = (
 
 
 def _enter_chroot(root: str, parent: int) -> Callable[[], None]:
-    import ctypes  # loaded when needed: it costs milliseconds
-
-    libc = ctypes.CDLL(None, use_errno=True)
+    # Die with the action: a SIGKILLed action must not leave kaniko building and pushing.
+    die_with_parent = parent_death_signal(signal.SIGKILL)
 
     def enter() -> None:
-        # Die with the action: a SIGKILLed action must not leave kaniko building and pushing.
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        die_with_parent()
         if os.getppid() != parent:
             os._exit(125)
         os.chroot(root)

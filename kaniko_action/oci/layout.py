@@ -10,7 +10,6 @@ import json
 import os
 import re
 import shutil
-import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +136,8 @@ def merge_layouts(
 def write_tarball(directory: Path, dest: Path) -> None:
     """Pack a layout directory (dirs and regular files only, as collected) into a tar file
     with the layout's files at the top level; `dest` is in a directory of the action's."""
+    import tarfile  # loaded when used: it costs milliseconds
+
     with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
         for name in ("oci-layout", "index.json"):
             if (directory / name).is_file():

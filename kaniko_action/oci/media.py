@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
@@ -14,4 +12,6 @@ ALL_MANIFESTS = (*INDEXES, *IMAGE_MANIFESTS)
 
 
 def sha256_digest(data: bytes) -> str:
+    import hashlib  # loaded when used: it costs milliseconds
+
     return "sha256:" + hashlib.sha256(data).hexdigest()

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .credentials import DOCKER_HUB_KEY, config_key
+from ..spec.references import DOCKER_HUB_HOSTS, DOCKER_HUB_KEY
+from .credentials import config_key
 
 
 @dataclass(frozen=True)
@@ -162,7 +163,7 @@ def _find(entries: Mapping[str, Any], registry: str) -> Any:
             return entry
     if key == DOCKER_HUB_KEY:
         for name, entry in entries.items():
-            if hostname_of(str(name)) in ("docker.io", "index.docker.io", "registry-1.docker.io"):
+            if hostname_of(str(name)) in DOCKER_HUB_HOSTS:
                 return entry
     return None
 

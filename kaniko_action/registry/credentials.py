@@ -17,20 +17,8 @@ from typing import Any
 from ..errors import ActionError
 from ..sandbox.kaniko_files import helper_program
 from ..spec.login import Login
+from ..spec.references import DOCKER_HUB_KEY, DOCKER_HUB_NAMES
 from ..utils.fs import write_private
-
-DOCKER_HUB_KEY = "https://index.docker.io/v1/"
-_DOCKER_HUB_NAMES = frozenset(
-    {
-        "docker.io",
-        "index.docker.io",
-        "registry-1.docker.io",
-        "registry.hub.docker.com",
-        DOCKER_HUB_KEY,
-        "https://index.docker.io/v1",
-        "https://docker.io",
-    }
-)
 
 # Variables kaniko's credential helpers (ecr-login, gcr, acr-env) read, and which of them
 # name a file the helper opens.
@@ -76,7 +64,7 @@ FILE_VARIABLES = frozenset(
 
 def config_key(registry: str) -> str:
     """The key docker config uses for a registry (Docker Hub has a URL of its own)."""
-    return DOCKER_HUB_KEY if registry in _DOCKER_HUB_NAMES else registry
+    return DOCKER_HUB_KEY if registry in DOCKER_HUB_NAMES else registry
 
 
 def runner_docker_config_path(env: Mapping[str, str]) -> Path | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import SandboxError
+from ..utils.linux import status_field
 
 CAP_MKNOD = 27
 CAP_SYS_CHROOT = 18
@@ -24,12 +25,10 @@ _CAPABILITY_FIX = (
 MARGIN_BYTES = 64 * 1024 * 1024
 
 
-def effective_capabilities(status_text: str) -> int | None:
-    """The CapEff mask from /proc/self/status text; None when absent."""
-    for line in status_text.splitlines():
-        if line.startswith("CapEff:"):
-            return int(line.split(":", 1)[1].strip(), 16)
-    return None
+def effective_capabilities(status_text: str | None = None) -> int | None:
+    """The CapEff mask of this process (or from /proc/self/status text); None when absent."""
+    value = status_field("CapEff", status_text)
+    return int(value, 16) if value else None
 
 
 def check_capabilities(status_text: str | None = None, euid: int | None = None) -> None:
@@ -39,11 +38,6 @@ def check_capabilities(status_text: str | None = None, euid: int | None = None) 
             "kaniko-build needs root for chroot and device nodes: run it as root, or through "
             "passwordless sudo (the action re-runs itself with `sudo -n` when it can)"
         )
-    if status_text is None:
-        try:
-            status_text = Path("/proc/self/status").read_text(encoding="utf-8")
-        except OSError:
-            return
     caps = effective_capabilities(status_text)
     if caps is None:
         return

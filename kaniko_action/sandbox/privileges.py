@@ -10,19 +10,19 @@ do not depend on the policy: the runner's docker config directory is named in DO
 before the re-run (a policy with `always_set_home` would point HOME at root's home), and
 whether sudo works at all is tried first, so a runner without root and without passwordless
 sudo gets a message that says what to do instead of sudo's own.
+
+This runs before anything else of the action (main.py): it imports what it needs when it needs
+it, so that a run that is root already, or is about to be re-run through sudo, pays for none.
 """
 
 from __future__ import annotations
 
 import os
-import pwd
-import shutil
-import subprocess
 import sys
 from collections.abc import Mapping, MutableMapping, Sequence
-from pathlib import Path
 
 from ..errors import ActionError
+from ..utils.linux import status_field
 
 REEXEC_MARK = "KANIKO_BUILD_ELEVATED"
 OFFICIAL_SUDOERS = ("%sudo ALL=(ALL:ALL) NOPASSWD:ALL", 'Defaults env_keep += "DEBIAN_FRONTEND"')
@@ -54,11 +54,13 @@ def pin_docker_config(env: MutableMapping[str, str]) -> None:
     `~/.docker/config.json`), so the re-run reads it whatever sudo does to HOME."""
     if not env.get("DOCKER_CONFIG"):
         home = env.get("HOME") or os.path.expanduser("~")
-        env["DOCKER_CONFIG"] = str(Path(home) / ".docker")
+        env["DOCKER_CONFIG"] = os.path.join(home, ".docker")
 
 
 def _account(uid: int) -> str:
     try:
+        import pwd
+
         return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
     except KeyError:
         return f"uid {uid}"
@@ -89,19 +91,13 @@ def no_new_privs_message(uid: int) -> str:
 def no_new_privs(status_text: str | None = None) -> bool:
     """Whether this process may not gain privileges (setuid programs such as sudo stay
     unprivileged), from /proc/self/status."""
-    if status_text is None:
-        try:
-            status_text = Path("/proc/self/status").read_text(encoding="utf-8")
-        except OSError:
-            return False
-    for line in status_text.splitlines():
-        if line.startswith("NoNewPrivs:"):
-            return line.split(":", 1)[1].strip() == "1"
-    return False
+    return status_field("NoNewPrivs", status_text) == "1"
 
 
 def sudo_refusal(sudo: str, env: Mapping[str, str] | None = None) -> str | None:
     """None when `sudo -n --preserve-env` runs this interpreter; else what sudo said."""
+    import subprocess
+
     try:
         done = subprocess.run(
             probe_argv(sudo),
@@ -133,6 +129,8 @@ def ensure_root(script: str, argv: Sequence[str]) -> None:
         raise PrivilegeError(no_root_message(uid, "the re-run through sudo did not become root"))
     if no_new_privs():
         raise PrivilegeError(no_new_privs_message(uid))
+    import shutil
+
     sudo = shutil.which("sudo")
     if sudo is None:
         raise PrivilegeError(no_root_message(uid, "there is no `sudo` on PATH"))

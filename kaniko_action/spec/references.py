@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from ..errors import InputError
 
+# Docker Hub: the registry name references resolve to, the host names that mean it, and the
+# key docker config files use for it (with the spellings of that key found in the wild).
 DOCKER_HUB = "index.docker.io"
+DOCKER_HUB_HOSTS = frozenset({"docker.io", DOCKER_HUB, "registry-1.docker.io"})
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+DOCKER_HUB_NAMES = DOCKER_HUB_HOSTS | {
+    "registry.hub.docker.com",
+    DOCKER_HUB_KEY,
+    "https://index.docker.io/v1",
+    "https://docker.io",
+}
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _HOST = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::[0-9]+)?"
@@ -62,7 +72,7 @@ def parse_reference(input_name: str, value: str) -> Reference:
             input_name, f"'{value}': the repository path must be 2 to 255 characters long"
         )
     registry = host or DOCKER_HUB
-    if registry == "docker.io":
+    if registry == "docker.io":  # as go-containerregistry rewrites it
         registry = DOCKER_HUB
     if registry == DOCKER_HUB and "/" not in path:
         path = f"library/{path}"

@@ -17,10 +17,8 @@ from contextlib import suppress
 from pathlib import Path, PurePosixPath
 
 from ..errors import SandboxError
-from ..utils.filecopy import Copier
+from ..utils.filecopy import Copier, copy_tree
 from ..utils.fs import NotRegular, open_regular_beneath, remove_tree, walk_beneath
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _owner_of(base: Path) -> tuple[int, int]:
@@ -36,28 +34,19 @@ def _chown(name: str, dir_fd: int, owner: tuple[int, int]) -> None:
 def _open_parent(dest: Path, base: Path) -> int:
     """A descriptor of `dest`'s parent directory, created as needed as `base`'s owner."""
     owner = _owner_of(base)
-    parts = dest.parent.relative_to(base).parts
-    fd = os.open(base, _DIR_FLAGS)
+
+    def make(parent: int, name: str) -> None:
+        os.mkdir(name, 0o755, dir_fd=parent)
+        _chown(name, parent, owner)
+
     try:
-        for part in parts:
-            try:
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except FileNotFoundError:
-                os.mkdir(part, 0o755, dir_fd=fd)
-                _chown(part, fd, owner)
-                next_fd = os.open(part, _DIR_FLAGS, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise SandboxError(
-                        f"cannot write {dest}: {part} on the way is not a directory"
-                    ) from e
-                raise
-            os.close(fd)
-            fd = next_fd
-    except BaseException:
-        os.close(fd)
+        return walk_beneath(base, dest.parent.relative_to(base).parts, make)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise SandboxError(
+                f"cannot write {dest}: {e.filename} on the way is not a directory"
+            ) from e
         raise
-    return fd
 
 
 def _temp_name(name: str) -> str:
@@ -152,26 +141,6 @@ def _chown_tree(top: Path, owner: tuple[int, int]) -> None:
             os.chown(os.path.join(dirpath, name), *owner, follow_symlinks=False)
 
 
-def _copy_tree(src: Path, dest: Path, copier: Copier) -> None:
-    os.mkdir(dest, 0o755)
-    for entry in os.scandir(src):
-        target = dest / entry.name
-        if entry.is_dir(follow_symlinks=False):
-            _copy_tree(Path(entry.path), target, copier)
-        else:
-            fd_in = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-            try:
-                fd_out = os.open(
-                    target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644
-                )
-                try:
-                    copier.copy_fd(fd_in, fd_out, os.fstat(fd_in), os.fstat(fd_out).st_dev)
-                finally:
-                    os.close(fd_out)
-            finally:
-                os.close(fd_in)
-
-
 def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> None:
     """Move the directory `inside` the chroot at `root` to `dest`, below `base`.
 
@@ -204,7 +173,7 @@ def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
         except OSError as e:
             if e.errno != errno.EXDEV:
                 raise
-            _copy_tree(source, dest, Copier())
+            copy_tree(source, dest, keep_metadata=False)
         finally:
             os.close(src_dir)
     finally:

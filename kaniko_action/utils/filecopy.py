@@ -121,10 +121,16 @@ class Copier:
             os.ftruncate(dst, size)
 
     def copy_file(
-        self, src: FilePath, dst: FilePath, *, follow_symlinks: bool = False
+        self,
+        src: FilePath,
+        dst: FilePath,
+        *,
+        follow_symlinks: bool = False,
+        keep_metadata: bool = True,
     ) -> os.stat_result:
         """Create `dst` (which must not exist) as a copy of the regular file `src`: content,
-        permission bits and times; owned by whoever runs this. Returns the source's stat."""
+        and permission bits and times unless `keep_metadata` is false (then 0644 and the
+        time of the copy); owned by whoever runs this. Returns the source's stat."""
         fd_in = os.open(src, _OPEN_SOURCE & ~os.O_NOFOLLOW if follow_symlinks else _OPEN_SOURCE)
         try:
             st = os.fstat(fd_in)
@@ -133,8 +139,11 @@ class Copier:
             fd_out = os.open(dst, _OPEN_TARGET, 0o600)
             try:
                 self.copy_fd(fd_in, fd_out, st, os.fstat(fd_out).st_dev)
-                os.fchmod(fd_out, stat.S_IMODE(st.st_mode))
-                os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+                if keep_metadata:
+                    os.fchmod(fd_out, stat.S_IMODE(st.st_mode))
+                    os.utime(fd_out, ns=(st.st_atime_ns, st.st_mtime_ns))
+                else:
+                    os.fchmod(fd_out, 0o644)
             finally:
                 os.close(fd_out)
         finally:
@@ -142,10 +151,13 @@ class Copier:
         return st
 
 
-def copy_tree(src: FilePath, dst: FilePath, copier: Copier | None = None) -> Copier:
-    """Copy a directory tree: directories, regular files (as `Copier.copy_file`) and symlinks
-    (as links, never followed); sockets, fifos and devices are left out. Modes and times are
-    kept, ownership is not."""
+def copy_tree(
+    src: FilePath, dst: FilePath, copier: Copier | None = None, *, keep_metadata: bool = True
+) -> Copier:
+    """Copy a directory tree without recursion (any depth): directories, regular files (as
+    `Copier.copy_file`) and symlinks (as links, never followed); sockets, fifos and devices
+    are left out. Modes and times are kept, ownership is not. Without `keep_metadata` (a tree
+    whose modes a build chose): files 0644, directories 0755, fresh times, no symlinks."""
     copier = copier or Copier()
     src_b, dst_b = os.fsencode(src), os.fsencode(dst)
     top = os.lstat(src_b)
@@ -154,8 +166,11 @@ def copy_tree(src: FilePath, dst: FilePath, copier: Copier | None = None) -> Cop
     while stack:
         source, target, st, done = stack.pop()
         if done:  # after its content: times last, as adding entries changed them
-            os.chmod(target, stat.S_IMODE(st.st_mode))
-            os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+            if keep_metadata:
+                os.chmod(target, stat.S_IMODE(st.st_mode))
+                os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+            else:
+                os.chmod(target, 0o755)
             continue
         stack.append((source, target, st, True))
         with os.scandir(source) as entries:
@@ -166,8 +181,8 @@ def copy_tree(src: FilePath, dst: FilePath, copier: Copier | None = None) -> Cop
                     os.mkdir(dest, 0o700)
                     stack.append((path, dest, est, False))
                 elif stat.S_ISREG(est.st_mode):
-                    copier.copy_file(path, dest)
-                elif stat.S_ISLNK(est.st_mode):
+                    copier.copy_file(path, dest, keep_metadata=keep_metadata)
+                elif stat.S_ISLNK(est.st_mode) and keep_metadata:
                     os.symlink(os.readlink(path), dest)
                     os.utime(dest, ns=(est.st_atime_ns, est.st_mtime_ns), follow_symlinks=False)
     return copier

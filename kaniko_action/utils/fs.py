@@ -5,7 +5,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from .linux import detach_mount
 
 
 def _unescape_mountinfo(field: str) -> str:
@@ -83,10 +86,6 @@ def _remove_dir_contents(path: Path, device: int) -> None:
             os.unlink(entry.path)
 
 
-MNT_DETACH = 2
-UMOUNT_NOFOLLOW = 8
-
-
 def unmount_under(path: Path) -> list[str]:
     """Detach every mount at or below `path`, deepest first; returns those still mounted.
 
@@ -94,31 +93,37 @@ def unmount_under(path: Path) -> list[str]:
     proc, a block device it made a node for). Detaching leaves the mounted data alone and
     lets the work directory be removed without ever reaching into it.
     """
-    import ctypes  # loaded when needed: it costs milliseconds
-
-    libc = ctypes.CDLL(None, use_errno=True)
     for _attempt in range(5):
         mounted = sorted(set(mounts_under(path)), key=lambda m: m.count("/"), reverse=True)
         if not mounted:
             return []
         for point in mounted:
-            libc.umount2(point.encode(), MNT_DETACH | UMOUNT_NOFOLLOW)
+            detach_mount(point)
     return mounts_under(path)
 
 
-def walk_beneath(root: Path, parts: tuple[str, ...]) -> int:
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def walk_beneath(
+    root: Path, parts: Sequence[str], make: Callable[[int, str], None] | None = None
+) -> int:
     """A descriptor of the directory `root/parts...`, opened one component at a time with
-    O_NOFOLLOW: a symlink anywhere on the way is refused (ELOOP or ENOTDIR)."""
-    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    O_NOFOLLOW: a symlink anywhere on the way is refused (ELOOP or ENOTDIR, the error's
+    filename the component). A missing component is made by `make(parent_fd, name)` when
+    given (FileNotFoundError otherwise)."""
+    fd = os.open(root, DIR_FLAGS)
     try:
         for part in parts:
             if part in ("", ".", ".."):
                 raise OSError(f"unsafe path component {part!r} below {root}")
-            next_fd = os.open(
-                part,
-                os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                dir_fd=fd,
-            )
+            try:
+                next_fd = os.open(part, DIR_FLAGS, dir_fd=fd)
+            except FileNotFoundError:
+                if make is None:
+                    raise
+                make(fd, part)
+                next_fd = os.open(part, DIR_FLAGS, dir_fd=fd)
             os.close(fd)
             fd = next_fd
     except BaseException:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -91,16 +90,6 @@ class Workflow:
             if line.strip() and line not in self._masked:
                 self._masked.add(line)
                 self.issue("add-mask", line)
-
-    @contextmanager
-    def group(self, title: str) -> Iterator[None]:
-        started = time.monotonic()
-        self.issue("group", title)
-        try:
-            yield
-        finally:
-            self.echo(f"{title}: {time.monotonic() - started:.1f}s")
-            self.issue("endgroup", "")
 
     def phases(self) -> Phases:
         return Phases(self)

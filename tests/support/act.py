@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from .hostcheck import HostSnapshot
+from .proc import run_text
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTION_FILES = ("action.yml", "entrypoint.py", "kaniko_action")
@@ -251,17 +252,7 @@ class ActProject:
         before = HostSnapshot.take(self.repo, self.base)
         act_in_home = _act_dirs_in_home()
         started = time.monotonic()
-        proc = subprocess.run(
-            self.command(),
-            cwd=self.repo,
-            env=self.env(),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        proc = run_text(self.command(), self.env(), timeout, cwd=self.repo)
         seconds = time.monotonic() - started
         print(proc.stdout)
         changes = before.changes()

@@ -24,12 +24,13 @@ import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any, Literal, NamedTuple
 from urllib.parse import urljoin
 
 import requests
 import yaml
+
+from .proc import Closing
 
 REGISTRY_BINARY = "/usr/bin/docker-registry"
 
@@ -158,7 +159,7 @@ def _free_port() -> int:
 # ---------------------------------------------------------------------- Registry
 
 
-class Registry:
+class Registry(Closing):
     """A running ``docker-registry`` process. Create with :meth:`start`."""
 
     def __init__(
@@ -363,17 +364,6 @@ class Registry:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
-
-    def __enter__(self) -> Registry:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- addresses and credentials ------------------------------------------
 
@@ -607,7 +597,7 @@ def _platform_matches(entry: Mapping[str, Any], platform: str) -> bool:
     return len(wanted) < 3 or actual.get("variant") == wanted[2]
 
 
-class RegistryClient:
+class RegistryClient(Closing):
     """Minimal client for the distribution HTTP API: basic auth, or Bearer tokens fetched
     with basic auth from the realm a 401 names (``token_auth``)."""
 
@@ -634,17 +624,6 @@ class RegistryClient:
 
     def close(self) -> None:
         self.session.close()
-
-    def __enter__(self) -> RegistryClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     # -- raw HTTP -------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .images import FIXED_MTIME, debian_rootfs_tar
+from .proc import run_text
 from .registry import Registry
 from .runner_user import OFFICIAL_SUDOERS, RUNNER_UID, accounts
 
@@ -179,13 +180,4 @@ class RootfsRunner:
             "unshare", "--mount", "--propagation", "private", "--",
             "bash", "-c", self.script(uid), "rootfs", cwd, *argv,
         ]  # fmt: skip
-        return subprocess.run(
-            wrapper,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_text(wrapper, env, timeout)

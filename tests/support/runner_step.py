@@ -23,6 +23,8 @@ import yaml
 
 from kaniko_action.spec.inputs import env_name
 
+from .proc import start_text
+
 ROOT = Path(__file__).resolve().parents[2]
 SIGINT_TO_SIGTERM = 7.5
 SIGTERM_TO_SIGKILL = 2.5
@@ -100,18 +102,12 @@ class RunnerStep:
         script, _ = composite_step()
         script_file = self.files / f"{uuid.uuid4()}.sh"
         script_file.write_text(script + "\n", encoding="utf-8")
-        self.proc = subprocess.Popen(
+        # The runner's own process group is not the step's business: signals below go to
+        # the step's pid only, as the runner sends them.
+        self.proc = start_text(
             ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script_file)],
-            env=self.env(named),
+            self.env(named),
             cwd=self.workspace,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            # The runner's own process group is not the step's business: signals below
-            # go to the step's pid only, as the runner sends them.
-            start_new_session=True,
         )
         self.output = []
         return self.proc

@@ -32,6 +32,7 @@ from pathlib import Path
 from kaniko_action.spec.inputs import env_name
 
 from .action import parse_file_command
+from .proc import run_text, start_text
 from .runner_step import composite_step
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,11 +221,11 @@ class RunnerMachine:
         os.chown(target, uid, uid)
         return target
 
-    def install_action(self, path: str, uid: int = RUNNER_UID) -> None:
+    def install_action(self, path: str, uid: int = RUNNER_UID, source_root: Path = ROOT) -> None:
         """The action's files where the runner downloads actions, owned by the job's user."""
         target = self.mkdir(path, uid)
         for name in ACTION_FILES:
-            source = ROOT / name
+            source = source_root / name
             if source.is_dir():
                 shutil.copytree(source, target / name, ignore=shutil.ignore_patterns("__pycache__"))
             else:
@@ -274,15 +275,10 @@ class RunnerMachine:
         setpriv: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[str]:
         """Run `argv` as `uid` in the namespace; stdout and stderr together, as text."""
-        return subprocess.run(
+        return run_text(
             self.command(argv, uid, cwd, setpriv),
-            env=env if env is not None else {"PATH": RUNNER_PATH},
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
+            env if env is not None else {"PATH": RUNNER_PATH},
+            timeout,
         )
 
     def delete_contents(
@@ -303,16 +299,19 @@ class Job:
     repository: str = "app"
     extra_env: dict[str, str] = field(default_factory=dict)
     setpriv: tuple[str, ...] = ()
+    # The checkout the action's files come from, and the ref it is installed under.
+    source: Path = ROOT
+    ref: str = "v3"
 
     def __post_init__(self) -> None:
         work = f"/home/{self.user}/_work"
         self.workspace = f"{work}/{self.repository}/{self.repository}"
         self.runner_temp = f"{work}/_temp"
         self.tool_cache = f"{work}/_tool"
-        self.action_path = f"{work}/_actions/org/kaniko-build/v3"
+        self.action_path = f"{work}/_actions/org/kaniko-build/{self.ref}"
         for path in (self.workspace, self.runner_temp, self.tool_cache):
             self.machine.mkdir(path, self.uid)
-        self.machine.install_action(self.action_path, self.uid)
+        self.machine.install_action(self.action_path, self.uid, self.source)
 
     @property
     def home(self) -> str:
@@ -349,7 +348,7 @@ class Job:
             env[variable] = value
         return env
 
-    def _prepare(self, inputs: dict[str, str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    def prepare(self, inputs: dict[str, str]) -> tuple[list[str], dict[str, str], dict[str, str]]:
         """The step's command (as the runner starts it), environment and file commands."""
         named = {k.replace("_", "-"): v for k, v in inputs.items()}
         commands = f"{self.runner_temp}/_runner_file_commands"
@@ -371,17 +370,8 @@ class Job:
 
     def step(self, **inputs: str) -> StepRun:
         """Run the action's composite step (underscores in input names stand for hyphens)."""
-        command, env, files = self._prepare(inputs)
-        done = subprocess.run(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=RUN_TIMEOUT,
-            check=False,
-        )
+        command, env, files = self.prepare(inputs)
+        done = run_text(command, env, RUN_TIMEOUT)
         print(done.stdout)
         return StepRun(
             returncode=done.returncode,
@@ -393,14 +383,5 @@ class Job:
     def start(self, **inputs: str) -> subprocess.Popen[str]:
         """Start the step without waiting; its pid is the step's process (every wrapper
         execs into the next, the action into sudo), as the runner would signal it."""
-        command, env, _files = self._prepare(inputs)
-        return subprocess.Popen(
-            command,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            bufsize=1,
-            start_new_session=True,
-        )
+        command, env, _files = self.prepare(inputs)
+        return start_text(command, env)

@@ -22,10 +22,10 @@ import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from .local_http import LocalHTTPServer
+from .proc import Closing
 
 ISSUER = "kaniko-build-test-issuer"
 SERVICE = "kaniko-build-test-registry"
@@ -44,7 +44,7 @@ class TokenRequest:
 
 
 @dataclass
-class TokenServer:
+class TokenServer(Closing):
     workdir: Path
     users: dict[str, str]
     identity_tokens: dict[str, str] = field(default_factory=dict)  # token -> user
@@ -190,16 +190,7 @@ class TokenServer:
             self._server.stop()
             self._server = None
 
-    def __enter__(self) -> TokenServer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
+    close = stop
 
     def registry_auth(self) -> dict[str, Any]:
         """The ``auth`` section of the registry's configuration."""
