@@ -1,7 +1,7 @@
 """A quick run of benchmarks/bench.py on tiny contexts: it runs and prints its table.
 
-The real benchmark (full sizes, several rounds) is not part of the suite; see the README's
-Performance section."""
+The real benchmark (full sizes, several rounds) is not part of the suite; see
+docs/performance.md."""
 
 from __future__ import annotations
 
