@@ -1,1 +1,3 @@
-"""dockerfile."""
+"""Models of the build's inputs as kaniko reads them, pure: the Dockerfile's instructions
+(parser.py), `.dockerignore` rules exactly as kaniko applies them (ignore.py), and the Go
+regular expressions those rules compile to (goregex.py)."""

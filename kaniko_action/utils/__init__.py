@@ -1,1 +1,3 @@
-"""utils."""
+"""Helpers that know nothing of builds: filesystem walks and removal that never follow a link
+or cross a mount (fs.py), copying files without sharing them (filecopy.py), PEM certificate
+bundles (pem.py), and the libc calls and /proc fields the standard library lacks (linux.py)."""
