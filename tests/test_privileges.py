@@ -6,6 +6,7 @@ test_e2e_nonroot.py; these cover the pieces."""
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -99,7 +100,7 @@ def test_a_refusing_sudo_is_reported_before_the_re_run(monkeypatch: pytest.Monke
     monkeypatch.setattr(os, "geteuid", lambda: 54321)
     monkeypatch.setattr(privileges, "no_new_privs", lambda: False)
     monkeypatch.delenv(REEXEC_MARK, raising=False)
-    monkeypatch.setattr("kaniko_action.sandbox.privileges.shutil.which", lambda _name: "/bin/false")
+    monkeypatch.setattr(shutil, "which", lambda _name: "/bin/false")
 
     def no_exec(*_args: object) -> None:
         raise AssertionError("must not re-run through a sudo that refuses")
