@@ -94,7 +94,6 @@ def test_refused(inputs: dict[str, str], message: str) -> None:
         ("provenance", "mode=max", "no attestations"),
         ("sbom", "true", "no attestations"),
         ("cgroup_parent", "x", "not containers"),
-        ("shm_size", "2g", "not containers"),
         ("ulimit", "nofile=1024:1024", "not containers"),
         ("github_token", "ghs_x", "git build contexts"),
     ],
@@ -104,3 +103,30 @@ def test_warned(name: str, value: str, reason: str) -> None:
     assert len(out.warnings) == 1
     assert out.warnings[0].startswith(f"input '{name.replace('_', '-')}' has no effect: ")
     assert reason in out.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("value", "size"),
+    [
+        ("", None),
+        ("0", None),
+        ("2g", 2 << 30),
+        ("64m", 64 << 20),
+        ("64MiB", 64 << 20),
+        ("64mb", 64 << 20),
+        ("1.5g", 3 << 29),
+        ("512k", 512 << 10),
+        ("1048576", 1 << 20),
+        ("100b", 100),
+    ],
+)
+def test_shm_size_is_read_as_docker_reads_it(value: str, size: int | None) -> None:
+    out = translate(raw(shm_size=value))
+    assert out.shm_size == size
+    assert out.warnings == []
+
+
+@pytest.mark.parametrize("value", ["big", "-1", "64x", "1,5g", "g"])
+def test_a_shm_size_that_is_not_a_size_is_refused(value: str) -> None:
+    with pytest.raises(InputError, match=r"input 'shm-size': .* is not a size such as 64m"):
+        translate(raw(shm_size=value))

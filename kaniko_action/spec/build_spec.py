@@ -108,6 +108,8 @@ class BuildSpec:
     platforms: tuple[str, ...] = ()
     secrets: tuple[BuildSecret, ...] = field(default=(), repr=False)
     oci_tar_path: Path | None = None
+    # RUN steps' /dev/shm in bytes (the shm-size input); None: Docker's default.
+    shm_size: int | None = None
 
 
 def _destinations(
@@ -425,4 +427,5 @@ def build_spec(
         platforms=platforms,
         secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}),
         oci_tar_path=oci_tar_path,
+        shm_size=compat.shm_size,
     )

@@ -6,6 +6,7 @@ accepted with a warning that says it has no effect. None is silently ignored.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ class Translation:
     platforms: list[str] = field(default_factory=list)
     cache_repo: str | None = None
     use_cache: bool | None = None
+    shm_size: int | None = None
     warnings: list[str] = field(default_factory=list)
 
 
@@ -36,10 +38,26 @@ _WARNED = {
     "annotations": "kaniko writes no manifest annotations; use 'labels'",
     "attests": "kaniko produces no attestations",
     "cgroup-parent": "RUN steps are not containers here",
-    "shm-size": "RUN steps are not containers here",
     "ulimit": "RUN steps are not containers here",
     "github-token": "only git build contexts would use it",
 }
+
+
+# Docker's sizes (RAMInBytes): a number, a unit of 1024s, an optional `i` and `b`.
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b?$", re.IGNORECASE)
+
+
+def parse_shm_size(value: str) -> int | None:
+    """`shm-size` in bytes, as `docker build --shm-size` reads it; None (the default) when
+    empty or 0."""
+    if not value:
+        return None
+    match = _SIZE.match(value)
+    if match is None:
+        raise InputError("shm-size", f"'{value}' is not a size such as 64m or 2g")
+    number, unit = match.groups()
+    factor = 1024 ** ("kmgtp".index(unit.lower()) + 1) if unit else 1
+    return int(float(number) * factor) or None
 
 
 def _cache_ref(name: str, entry: str) -> str:
@@ -85,6 +103,7 @@ def translate(raw: Mapping[str, str]) -> Translation:
         raise InputError("call", f"'{raw['call']}': only 'build' is possible with kaniko")
     parse_bool("pull", raw["pull"])  # kaniko always pulls; the value only has to be valid.
 
+    out.shm_size = parse_shm_size(raw["shm-size"])
     out.platforms = parse_list(raw["platforms"])
     if len(out.platforms) == 1:
         out.platform = out.platforms[0]

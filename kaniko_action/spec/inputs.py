@@ -178,7 +178,11 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef("sbom", "Ignored with a warning unless `false`: no SBOM attestation."),
     InputDef("call", "Only `build` is possible."),
     InputDef("cgroup-parent", "Ignored with a warning: RUN steps are not containers here."),
-    InputDef("shm-size", "Ignored with a warning: RUN steps are not containers here."),
+    InputDef(
+        "shm-size",
+        "Size of RUN steps' `/dev/shm` (`64m`, `2g`), as for `docker build`. Default: 64 MiB. "
+        "No effect where RUN steps run without namespaces (see deploy/README.md).",
+    ),
     InputDef("ulimit", "Ignored with a warning: RUN steps are not containers here."),
     InputDef("no-cache-filters", "Not supported: kaniko's cache is all or nothing."),
     InputDef("github-token", "Ignored with a warning: only git contexts would use it."),
