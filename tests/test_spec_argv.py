@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pytest
 
 from kaniko_action.errors import InputError
 from kaniko_action.executor.argv import executor_invocation, executor_passthrough
-from kaniko_action.sandbox.layout import chroot_layout
+from kaniko_action.sandbox.layout import chroot_layout, ignored_paths
 from kaniko_action.spec.build_spec import BuildSpec, build_spec
 from kaniko_action.spec.inputs import DEFAULTS
 
@@ -432,3 +432,27 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
 def test_bad_inputs(ws: Path, inputs: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):
         invocation(ws, **inputs)
+
+
+def test_what_the_sandbox_placed_is_passed_as_ignore_paths(ws: Path) -> None:
+    """In namespaces of their own RUN steps see the real mountinfo, which lists only real
+    mounts: the injected files, and files staged for credential helpers, reach kaniko's
+    ignore list as flags, right after the fixed ones."""
+    raw = dict(DEFAULTS)
+    raw.update({"tags": "r/a:1"})
+    spec = build_spec(raw, str(ws))
+    helper_file = PurePosixPath("/var/run/secrets/token")
+    inv = executor_invocation(
+        spec, chroot_layout(spec.paths), ignore_paths=ignored_paths((helper_file,))
+    )
+    assert list(inv.argv[: len(FIXED) + 6]) == [
+        *FIXED,
+        "--ignore-path=/dev",
+        "--ignore-path=/proc",
+        "--ignore-path=/etc/resolv.conf",
+        "--ignore-path=/etc/hosts",
+        "--ignore-path=/etc/nsswitch.conf",
+        "--ignore-path=/var/run/secrets/token",
+    ]
+    # kaniko's own directory is on its default list already.
+    assert not [a for a in inv.argv if a.startswith("--ignore-path=/.kaniko-build")]

@@ -10,6 +10,7 @@ image ID.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import PurePosixPath
 
 from ..errors import InputError
 from ..executor.argv import Invocation, executor_invocation, executor_passthrough
@@ -18,7 +19,7 @@ from ..executor.results import PushResult
 from ..oci.platform import Platform, host_platform, parse_platform
 from ..platforms.plan import plan
 from ..sandbox.chroot import Sandbox
-from ..sandbox.layout import ChrootLayout
+from ..sandbox.layout import ChrootLayout, ignored_paths
 from ..spec.build_spec import BuildSpec
 from ..spec.secrets import FORK, secret_input
 from ..staging.secrets import stage_secrets
@@ -63,10 +64,12 @@ def prepare_executor(
     ctx: RunContext,
     version: Callable[[], str | None],
     oci_layout: bool,
+    injected: tuple[PurePosixPath, ...] = (),
 ) -> Invocation:
     """Everything between a populated chroot and the executor's start; returns the
     executor's command line and environment. `oci_layout`: kaniko must write an OCI layout
-    even when no output asks for one."""
+    even when no output asks for one; `injected`: files staged in the chroot for credential
+    helpers."""
     ctx.access.credentials.root = sandbox.root
     try:
         if spec.secrets:
@@ -80,7 +83,9 @@ def prepare_executor(
     finally:
         ctx.access.credentials.root = None
     passthrough = executor_passthrough(ctx.env, ctx.helper_env.variables)
-    return executor_invocation(spec, pinned, passthrough, oci_layout=oci_layout)
+    return executor_invocation(
+        spec, pinned, passthrough, oci_layout=oci_layout, ignore_paths=ignored_paths(injected)
+    )
 
 
 def pushed_image_id(spec: BuildSpec, pushed: PushResult, ctx: RunContext) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from ..errors import InputError
 from ..sandbox.layout import ChrootLayout
@@ -91,10 +92,12 @@ def executor_invocation(
     layout: ChrootLayout,
     passthrough: Mapping[str, str] | None = None,
     oci_layout: bool = False,
+    ignore_paths: tuple[PurePosixPath, ...] = (),
 ) -> Invocation:
     """The executor's command line and environment; raises InputError for a build argument
     whose name the executor reads itself. `oci_layout`: write an OCI layout even when no
-    output asks for one (the multi-platform flow pushes from it)."""
+    output asks for one (the multi-platform flow pushes from it). `ignore_paths`: what the
+    sandbox placed in the chroot, which kaniko must neither snapshot nor delete."""
     env = {**(passthrough or {}), **base_env(layout)}
     argv: list[str] = [
         str(layout.executor),
@@ -103,6 +106,7 @@ def executor_invocation(
         # The chroot is not a container; kaniko's container check would refuse to run.
         "--force",
     ]
+    argv += [f"--ignore-path={p}" for p in ignore_paths]
     argv += [f"--destination={d}" for d in spec.destinations]
     if spec.destinations:
         # kaniko refuses these without a destination.

@@ -11,7 +11,8 @@ from ..spec.paths import BuildPaths
 # extraction and stage cleanup leave it, and everything staged in it, alone.
 KANIKO_DIR = PurePosixPath("/.kaniko-build")
 # Injected files and directories that must survive base-image extraction; listed in the
-# chroot's proc/self/mountinfo so kaniko treats them as mount points.
+# chroot's proc/self/mountinfo so kaniko treats them as mount points, and given to it as
+# --ignore-path (see ignored_paths).
 INJECTED = (
     PurePosixPath("/dev"),
     PurePosixPath("/proc"),
@@ -20,6 +21,14 @@ INJECTED = (
     PurePosixPath("/etc/nsswitch.conf"),
     KANIKO_DIR,
 )
+
+
+def ignored_paths(extra: tuple[PurePosixPath, ...] = ()) -> tuple[PurePosixPath, ...]:
+    """What the executor is told to leave alone with --ignore-path: the injected paths (and
+    `extra`, files staged for credential helpers) other than KANIKO_DIR, which is on its own
+    list. In namespaces of their own RUN steps see the real /proc/self/mountinfo, which lists
+    only what is really mounted there (/proc, /dev/shm, ...)."""
+    return tuple(p for p in (*INJECTED, *extra) if p != KANIKO_DIR)
 
 
 @dataclass(frozen=True)
