@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from .support.action import ActionHarness
-from .support.images import default_cache_dir, push_busybox, push_debian
+from .support.images import PYTHON_PACKAGES, default_cache_dir, push_busybox, push_debian
 from .support.registry import Registry
 
 EXECUTORS = {"upstream": "upstream-v1.24.0", "fork": "fork-v1.27.5"}
@@ -49,6 +49,13 @@ def busybox_image(registry: Registry) -> str:
 def debian_image(registry: Registry) -> str:
     push_debian(registry, default_cache_dir(), "base/debian", "bookworm")
     return registry.ref("base/debian", "bookworm")
+
+
+@pytest.fixture(scope="session")
+def debian_python_image(registry: Registry) -> str:
+    """Debian with python3 (and sudo: the runner image's stand-in shares the debootstrap)."""
+    push_debian(registry, default_cache_dir(), "base/debian-python", "bookworm", PYTHON_PACKAGES)
+    return registry.ref("base/debian-python", "bookworm")
 
 
 @pytest.fixture(params=["upstream", "fork"])

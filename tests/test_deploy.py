@@ -12,6 +12,7 @@ import yaml
 
 from kaniko_action.errors import ActionError
 from kaniko_action.sandbox.kaniko_files import check_executor_dir
+from kaniko_action.sandbox.namespaces import RunEnvironment
 from kaniko_action.sandbox.preflight import (
     MountFlags,
     check_capabilities,
@@ -146,6 +147,7 @@ def diagnostics(tmp_path: Path) -> list[str]:
     caught(check_work_base, tmp_path, MountFlags(nodev=True, noexec=False, readonly=False))
     caught(check_work_base, tmp_path, MountFlags(nodev=False, noexec=True, readonly=False))
     caught(check_free_space, tmp_path, 1 << 40, 0)
+    found.append(RunEnvironment(reason="the runner has no CAP_SYS_ADMIN").missing_proc_advice())
     return found
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.sandbox import workdirs
+from kaniko_action.sandbox import nsinit, workdirs
 
+from .support import run_modes
 from .support.action import ActionHarness
 from .support.hostcheck import HostSnapshot, executor_processes, lock_is_free
 from .support.registry import Registry
@@ -30,11 +31,14 @@ pytestmark = pytest.mark.e2e
 RUN_STARTED = "Running: [/bin/sh -c"
 
 
-def step_for(harness: ActionHarness, runner_temp: Path | None = None) -> RunnerStep:
+def step_for(
+    harness: ActionHarness, runner_temp: Path | None = None, mode: str = run_modes.NAMESPACES
+) -> RunnerStep:
     return RunnerStep(
         workspace=harness.workspace,
         runner_temp=runner_temp or harness.runner_temp,
         files=harness.runner_temp.parent / "files",
+        wrapper=run_modes.wrapper(mode),
     )
 
 
@@ -58,17 +62,27 @@ def assert_nothing_left(
     assert before.changes() == []
 
 
-@pytest.mark.parametrize("harness", ["upstream", "fork"], indirect=True)
+# Every RUN environment, and both executors in the usual one.
+EXECUTOR_MODES = [
+    ("upstream", run_modes.NAMESPACES),
+    ("fork", run_modes.NAMESPACES),
+    ("upstream", run_modes.USER_NAMESPACE),
+    ("upstream", run_modes.CHROOT),
+]
+
+
+@pytest.mark.parametrize(("harness", "mode"), EXECUTOR_MODES, indirect=["harness"])
 def test_runner_cancel_sequence_stops_the_build(
-    harness: ActionHarness, registry: Registry, busybox_image: str
+    harness: ActionHarness, registry: Registry, busybox_image: str, mode: str
 ) -> None:
     """SIGINT to the step's shell process reaches the action: it stops kaniko and the RUN
     step, removes everything and exits before the runner's SIGTERM would come."""
     harness.write(
-        "Dockerfile", f"FROM {busybox_image}\nRUN sleep 300 & sleep 301; echo not-reached\n"
+        "Dockerfile",
+        f"FROM {busybox_image}\nRUN setsid sleep 299 & sleep 300 & sleep 301; echo not-reached\n",
     )
     before = HostSnapshot.take(harness.workspace, harness.runner_temp)
-    step = step_for(harness)
+    step = step_for(harness, mode=mode)
     step.start(**inputs(harness, registry, "e2e/cancel"))
     step.wait_for(RUN_STARTED)
     time.sleep(0.5)
@@ -83,17 +97,20 @@ def test_runner_cancel_sequence_stops_the_build(
     assert_nothing_left(harness, before, registry, "e2e/cancel")
 
 
+@pytest.mark.parametrize("mode", run_modes.MODES)
 @pytest.mark.parametrize("harness", ["upstream"], indirect=True)
 def test_sigkill_of_the_step_is_cleaned_up_by_the_guardian(
-    harness: ActionHarness, registry: Registry, busybox_image: str
+    harness: ActionHarness, registry: Registry, busybox_image: str, mode: str
 ) -> None:
     """A step killed outright cannot clean up; its executor dies with it (nothing is pushed)
     and the guardian stops the RUN step and removes the work directory."""
     harness.write(
-        "Dockerfile", f"FROM {busybox_image}\nRUN sleep 3 & sleep 4; echo slept\nRUN echo after\n"
+        "Dockerfile",
+        f"FROM {busybox_image}\nRUN setsid sleep 5 & sleep 3 & sleep 4; echo slept\n"
+        "RUN echo after\n",
     )
     before = HostSnapshot.take(harness.workspace, harness.runner_temp)
-    step = step_for(harness)
+    step = step_for(harness, mode=mode)
     step.start(**inputs(harness, registry, "e2e/killed"))
     step.wait_for(RUN_STARTED)
     os.kill(step.pid, signal.SIGKILL)
@@ -112,24 +129,28 @@ def test_sigkill_of_the_step_is_cleaned_up_by_the_guardian(
 
 
 def _guardian_of(action_pid: int) -> int:
-    """The guardian: the action's child in a session of its own, outside the chroot."""
+    """The guardian: the action's child in a session of its own, outside the chroot, running
+    the action's own program (not the init of the build's namespaces)."""
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             stat = Path(f"/proc/{name}/stat").read_text()
             root = os.readlink(f"/proc/{name}/root")
+            cmdline = Path(f"/proc/{name}/cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
         fields = stat[stat.rfind(")") + 2 :].split()
-        if int(fields[1]) == action_pid and int(fields[3]) == int(name) and root == "/":
+        ours = int(fields[1]) == action_pid and int(fields[3]) == int(name) and root == "/"
+        if ours and nsinit.BOOT.encode() not in cmdline:
             return int(name)
     raise AssertionError("no guardian found")
 
 
+@pytest.mark.parametrize("mode", [run_modes.NAMESPACES, run_modes.CHROOT])
 @pytest.mark.parametrize("harness", ["upstream"], indirect=True)
 def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
-    harness: ActionHarness, registry: Registry, busybox_image: str
+    harness: ActionHarness, registry: Registry, busybox_image: str, mode: str
 ) -> None:
     harness.write("Dockerfile", f"FROM {busybox_image}\nRUN sleep 300\n")
     harness.write("second.Dockerfile", f"FROM {busybox_image}\nRUN echo second\n")
@@ -154,7 +175,8 @@ def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
     (live / "root" / "marker").write_text("live build\n")
     try:
         # A stale one: its build and its guardian were killed while a RUN step ran.
-        step = step_for(harness)
+        step = step_for(harness, mode=mode)
+        harness.wrapper = run_modes.wrapper(mode)
         step.start(**inputs(harness, registry, "e2e/stale"))
         step.wait_for(RUN_STARTED)
         # kaniko logs the command just before it starts it.
@@ -164,8 +186,12 @@ def test_a_later_run_removes_stale_work_directories_and_never_live_ones(
         step.proc.wait(timeout=10)  # type: ignore[union-attr]
         stale = [p for p in harness.runner_temp.iterdir() if p != live]
         assert len(stale) == 1 and stale[0].name.startswith("kaniko-build-"), stale
-        # The RUN step outlived its build: it is nobody's child any more.
-        assert wait_until(lambda: executor_processes(harness.runner_temp) != [], timeout=2)
+        if run_modes.namespaced(mode):
+            # The RUN step ended with its PID namespace, whose init died with the action.
+            assert wait_until(lambda: executor_processes(harness.runner_temp) == [], timeout=5)
+        else:
+            # The RUN step outlived its build: it is nobody's child any more.
+            assert wait_until(lambda: executor_processes(harness.runner_temp) != [], timeout=2)
 
         second = harness.run(file="second.Dockerfile", **inputs(harness, registry, "e2e/second"))
         assert second.returncode == 0, second.stdout
@@ -260,7 +286,9 @@ def test_a_run_step_forking_in_a_loop_and_ignoring_sigterm_is_stopped(
 def test_runner_temp_reached_through_a_symlink(
     harness: ActionHarness, registry: Registry, busybox_image: str, tmp_path: Path
 ) -> None:
-    """The process and mount checks see the real path: leftovers are still found."""
+    """The process and mount checks see the real path: leftovers are still found. In the
+    plain chroot on a runner with every capability (namespaces refused by seccomp), a RUN step
+    can mount in the runner's own mount namespace: the teardown detaches it."""
     linked = tmp_path / "temp-link"
     linked.symlink_to(harness.runner_temp)
     harness.write(
@@ -269,8 +297,10 @@ def test_runner_temp_reached_through_a_symlink(
         "RUN mkdir -p /mnt/t && mount -t tmpfs none /mnt/t && echo mounted\n",
     )
     harness.extra_env["RUNNER_TEMP"] = str(linked)
+    harness.wrapper = run_modes.wrapper(run_modes.REFUSED)
     run = harness.run(push="false")
     assert run.returncode == 0, run.stdout
+    assert run_modes.log_line_start(run_modes.REFUSED) in run.stdout
     assert "mounted" in run.stdout
     assert run.host_changes == []
     assert list(harness.runner_temp.iterdir()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from kaniko_action.executor.diagnosis import missing_proc_path
 from kaniko_action.executor.log import LogWatcher
 
 LOG = """\
@@ -62,3 +65,61 @@ def test_failure_before_any_instruction_uses_last_line() -> None:
     w = watch("Error: unknown flag: --nope\n")
     assert w.summary(1) == "kaniko failed (executor exit status 1): unknown flag: --nope"
     assert watch("").summary(2) == "kaniko failed (executor exit status 2)"
+
+
+ADVICE = "RUN steps on this runner have no /proc (the runner has no CAP_SYS_ADMIN)"
+FAILED_RUN = """\
+INFO[0000] RUN cat /proc/self/cgroup
+INFO[0000] Running: [/bin/sh -c cat /proc/self/cgroup]
+cat: can't open '/proc/self/cgroup': No such file or directory
+error building image: error building stage: failed to execute command: waiting for process to exit: exit status 1
+"""
+
+
+def test_a_run_step_failing_on_a_missing_proc_path_gets_the_advice() -> None:
+    w = watch(FAILED_RUN)
+    message = str(w.failure(1, None, ADVICE))
+    assert message.startswith(
+        "instruction `RUN cat /proc/self/cgroup` failed: `/proc/self/cgroup` is missing: " + ADVICE
+    )
+    # Where RUN steps have a /proc (no advice given), the message is as before.
+    assert str(w.failure(1, None)) == w.summary(1)
+
+
+@pytest.mark.parametrize(
+    ("line", "path"),
+    [
+        ("mount: no /proc/mounts", "/proc/mounts"),
+        ("bash: /dev/fd/63: No such file or directory", "/dev/fd/63"),
+        (
+            "FileNotFoundError: [Errno 2] No such file or directory: '/proc/self/status'",
+            "/proc/self/status",
+        ),
+        ("open /proc/self/exe: no such file or directory", "/proc/self/exe"),
+        ("ps: can't open '/proc': No such file or directory", "/proc"),
+    ],
+)
+def test_missing_proc_paths_are_found_in_what_tools_say(line: str, path: str) -> None:
+    assert missing_proc_path(["something else", line]) == path
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        ["cat: can't open '/etc/missing': No such file or directory"],
+        ["reading /proc/cpuinfo", "make: *** [all] Error 2"],
+    ],
+)
+def test_other_failures_get_no_proc_advice(lines: list[str]) -> None:
+    assert missing_proc_path(lines) is None
+    w = watch("INFO[0000] RUN make\n" + "\n".join(lines) + "\n")
+    assert "no /proc" not in str(w.failure(2, None, ADVICE))
+
+
+def test_only_what_the_failing_step_printed_counts() -> None:
+    w = watch(
+        "INFO[0000] RUN cat /proc/version || true\n"
+        "cat: can't open '/proc/version': No such file or directory\n"
+        "INFO[0001] RUN false\n"
+    )
+    assert "no /proc" not in str(w.failure(1, None, ADVICE))

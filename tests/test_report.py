@@ -75,3 +75,12 @@ def test_line_breaks_from_build_output_cannot_leave_the_table_row() -> None:
     assert "\r" not in text
     assert "injected" in failure_line and "heading" in failure_line
     assert not any(line.startswith("# heading") for line in text.splitlines())
+
+
+def test_summary_says_how_run_steps_ran() -> None:
+    report = BuildReport(
+        destinations=["reg/app:1"],
+        run_environment="chroot without /proc (a | b)",
+    )
+    assert "| RUN steps | chroot without /proc (a \\| b) |" in summary_markdown(report)
+    assert "RUN steps" not in summary_markdown(BuildReport(destinations=["reg/app:1"]))

@@ -214,6 +214,8 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
         platform_images=images,
         index_media_type=index_media_type,
         index_digest=digest,
+        run_environment="; ".join(dict.fromkeys(p.run_environment for p in parts if p.run_environment))
+        or None,
     )
 
 

@@ -31,6 +31,8 @@ class BuildReport:
     # Multi-platform builds: each platform's manifest digest and image ID, and the index type.
     platforms: Sequence[Mapping[str, str]] = ()
     index_media_type: str | None = None
+    # What RUN steps got: namespaces of their own, or the plain chroot and why.
+    run_environment: str | None = None
     phases: Mapping[str, float] = field(default_factory=dict)
     duration: float = 0.0
     failure: str | None = None
@@ -85,6 +87,7 @@ def assemble(
     done = outcome or BuildOutcome()
     version = done.kaniko_version or (failed.kaniko_version if failed else None)
     log = failed.log if outcome is None and failed is not None else done.log
+    environment = done.run_environment or (failed.run_environment if failed else None)
     pushed = done.pushed
     return BuildReport(
         destinations=tuple(spec.destinations),
@@ -102,6 +105,7 @@ def assemble(
         oci_tar_path=done.exported.oci_tar_path,
         platforms=tuple(platform_metadata(done.platform_images)),
         index_media_type=done.index_media_type,
+        run_environment=environment,
         phases=dict(phases),
         duration=duration,
         failure=failure,
@@ -147,6 +151,8 @@ def summary_markdown(report: BuildReport) -> str:
         rows.append(("OCI tarball", _code(report.oci_tar_path)))
     if report.kaniko_version:
         rows.append(("kaniko", _code(report.kaniko_version)))
+    if report.run_environment:
+        rows.append(("RUN steps", report.run_environment.replace("|", "\\|")))
     phases = ", ".join(f"{k} {v:.1f}s" for k, v in report.phases.items())
     rows.append(("Duration", f"{report.duration:.1f}s" + (f" ({phases})" if phases else "")))
     lines += ["| | |", "| --- | --- |"]

@@ -27,7 +27,7 @@ from ..workflow.masking import build_masks
 from .context import RunContext
 from .outputs import publish
 from .report import assemble, summary_markdown
-from .single import BuildOutcome, FailedBuild, OnImage, build_image
+from .single import BuildOutcome, FailedBuild, OnImage, build_image, run_environment
 
 
 def _spec(env: Mapping[str, str], workflow: Workflow) -> BuildSpec:
@@ -62,7 +62,8 @@ def _context(
 
 def _build(spec: BuildSpec, ctx: RunContext) -> BuildOutcome:
     """One build, or one per platform (multiplatform.py), after checking that the runner can
-    run each platform's RUN steps."""
+    run each platform's RUN steps, and telling how it runs them."""
+    environment = run_environment(spec, ctx)
     host = host_platform()
     named = spec.platforms or ((spec.platform,) if spec.platform else ())
     targets = [parse_platform("platforms", p) for p in named]
@@ -72,14 +73,14 @@ def _build(spec: BuildSpec, ctx: RunContext) -> BuildOutcome:
         from .multiplatform import build_platforms
 
         def build_one(one: BuildSpec, on_image: OnImage | None) -> BuildOutcome:
-            return build_image(one, ctx, on_image)
+            return build_image(one, ctx, environment, on_image)
 
         return build_platforms(spec, host, build_one, ctx)
     if targets:
         from .multiplatform import with_platform
 
-        return build_image(with_platform(spec, targets[0], host), ctx)
-    return build_image(spec, ctx)
+        return build_image(with_platform(spec, targets[0], host), ctx, environment)
+    return build_image(spec, ctx, environment)
 
 
 def _failure_location(error: BuildFailed, spec: BuildSpec) -> tuple[str, int, int] | None:

@@ -18,6 +18,8 @@ from ..oci.index import PlatformImage
 from ..registry.credentials import helpers_in_use, write_docker_config
 from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, chroot_layout
+from ..sandbox.namespaces import DEFAULT_SHM_BYTES, RunEnvironment
+from ..sandbox.namespaces import probe as probe_namespaces
 from ..sandbox.preflight import check_capabilities, check_free_space, check_work_base, out_of_space
 from ..sandbox.preflight import tree_bytes
 from ..spec.build_spec import BuildSpec
@@ -46,6 +48,8 @@ class BuildOutcome:
     platform_images: tuple[PlatformImage, ...] = ()
     index_media_type: str | None = None
     index_digest: str | None = None
+    # What RUN steps got (RunEnvironment.summary()).
+    run_environment: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class FailedBuild:
 
     kaniko_version: str | None
     log: LogFacts
+    run_environment: str | None = None
 
 
 def destination_matcher(spec: BuildSpec) -> Callable[[str], bool]:
@@ -80,13 +85,40 @@ def preflight(spec: BuildSpec, ctx: RunContext) -> None:
     check_free_space(ctx.work_base, tree_bytes([spec.executor_dir]))
 
 
-def _stage(sandbox: Sandbox, spec: BuildSpec, layout: ChrootLayout, ctx: RunContext) -> None:
-    injected = tuple(PurePosixPath(p) for p in ctx.helper_env.files)
+def run_environment(spec: BuildSpec, ctx: RunContext) -> RunEnvironment:
+    """Once per run, before any build: what RUN steps get on this runner, told at the start
+    of the log."""
+    check_capabilities()
+    environment = probe_namespaces(spec.shm_size or DEFAULT_SHM_BYTES)
+    ctx.workflow.echo(environment.log_line())
+    if spec.shm_size and not environment.namespaced:
+        ctx.workflow.warning(
+            "input 'shm-size' has no effect: RUN steps run without namespaces here, where "
+            "/dev/shm is a directory"
+        )
+    return environment
+
+
+def _injected(ctx: RunContext) -> tuple[PurePosixPath, ...]:
+    """Files staged in the chroot for credential helpers."""
+    return tuple(PurePosixPath(p) for p in ctx.helper_env.files)
+
+
+def _stage(
+    sandbox: Sandbox,
+    spec: BuildSpec,
+    layout: ChrootLayout,
+    ctx: RunContext,
+    environment: RunEnvironment,
+) -> None:
+    injected = _injected(ctx)
     try:
         # Kaniko's own files (over 50 MiB) are copied on a thread while the context is staged.
         sandbox.start_kaniko_copy(layout, spec.executor_dir, helpers_in_use(ctx.config.content))
         stage_context(str(sandbox.root), spec.paths, layout)
-        sandbox.populate(layout, spec.executor_dir, injected)
+        sandbox.populate(
+            layout, spec.executor_dir, injected, namespaced=environment.namespaced
+        )
         sandbox.add_hosts(spec.add_hosts)
         write_docker_config(sandbox.path(layout.docker_config_dir), ctx.config.content)
         stage_files_in_place(str(sandbox.root), ctx.helper_env.files)
@@ -105,7 +137,16 @@ def _run_executor(
     watcher: LogWatcher,
     probe: VersionProbe,
     ctx: RunContext,
-) -> int:
+    environment: RunEnvironment,
+) -> tuple[int, RunEnvironment]:
+    """The executor's exit status, and what its RUN steps got: `environment`, or the plain
+    chroot when its namespaces could not be set up."""
+    used = [environment]
+
+    def fell_back(reason: str) -> None:
+        used[0] = environment.without_namespaces(f"its namespaces could not be set up: {reason}")
+        ctx.workflow.warning(used[0].log_line())
+
     def show(lines: list[str]) -> None:
         for line in lines:
             watcher.feed(line)
@@ -118,12 +159,20 @@ def _run_executor(
         probe.version()
         sandbox.drop_exe_link()
 
-    return run_in_chroot(sandbox.root, invocation, show, ctx.cancel, started)
+    status = run_in_chroot(
+        sandbox.root, invocation, show, ctx.cancel, started, environment, fell_back
+    )
+    return status, used[0]
 
 
-def build_image(spec: BuildSpec, ctx: RunContext, on_image: OnImage | None = None) -> BuildOutcome:
-    """Run one build in a fresh sandbox; raises on failure (BuildFailed carries what the
-    log told in `details`, a FailedBuild)."""
+def build_image(
+    spec: BuildSpec,
+    ctx: RunContext,
+    environment: RunEnvironment,
+    on_image: OnImage | None = None,
+) -> BuildOutcome:
+    """Run one build in a fresh sandbox, its RUN steps in `environment` (run_environment);
+    raises on failure (BuildFailed carries what the log told in `details`, a FailedBuild)."""
     layout = chroot_layout(spec.paths)
     watcher = LogWatcher(
         on_push=lambda: ctx.phases.start("Push"), is_destination=destination_matcher(spec)
@@ -132,18 +181,27 @@ def build_image(spec: BuildSpec, ctx: RunContext, on_image: OnImage | None = Non
     try:
         with Sandbox(ctx.work_base, ctx.cancel) as sandbox:
             ctx.phases.start("Stage")
-            _stage(sandbox, spec, layout, ctx)
+            _stage(sandbox, spec, layout, ctx, environment)
             probe = VersionProbe(sandbox.root, layout, ctx.cancel)
             invocation = prepare_executor(
-                spec, sandbox, layout, ctx, probe.version, oci_layout=on_image is not None
+                spec,
+                sandbox,
+                layout,
+                ctx,
+                probe.version,
+                oci_layout=on_image is not None,
+                injected=_injected(ctx),
             )
             ctx.phases.start("Build")
-            status = _run_executor(sandbox, invocation, watcher, probe, ctx)
+            status, used = _run_executor(
+                sandbox, invocation, watcher, probe, ctx, environment
+            )
             version = probe.version()
             if status != 0:
                 registry = spec.references[0].registry if spec.references else None
-                failure = watcher.failure(status, registry)
-                failure.details = FailedBuild(version, watcher.facts())
+                advice = None if used.namespaced else used.missing_proc_advice()
+                failure = watcher.failure(status, registry, advice)
+                failure.details = FailedBuild(version, watcher.facts(), used.summary())
                 raise failure
             pushed: PushResult | None = None
             image_id: str | None = None
@@ -169,7 +227,15 @@ def build_image(spec: BuildSpec, ctx: RunContext, on_image: OnImage | None = Non
         image_id=image_id or exported.image_id,
         exported=exported,
         platform_images=(platform_image,) if platform_image else (),
+        run_environment=used.summary(),
     )
 
 
-__all__ = ["BuildFailed", "BuildOutcome", "FailedBuild", "OnImage", "build_image"]
+__all__ = [
+    "BuildFailed",
+    "BuildOutcome",
+    "FailedBuild",
+    "OnImage",
+    "build_image",
+    "run_environment",
+]

@@ -1,8 +1,10 @@
-"""Registry failures in kaniko's words -> what happened, which registry, and what to do."""
+"""Registry failures in kaniko's words -> what happened, which registry, and what to do; and
+RUN steps that failed for want of /proc."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 _URL_HOST = re.compile(r"https?://([^/\s\"']+)/")
 _DIAL_HOST = re.compile(r"dial tcp:? (?:lookup )?([^\s:]+(?::\d+)?)")
@@ -82,4 +84,24 @@ def explain(text: str, fallback_registry: str | None = None) -> str | None:
         if pattern.search(text):
             registry = registry_in(text) or fallback_registry or "(unknown)"
             return explanation.format(registry=registry)
+    return None
+
+
+# A path under /proc or /dev/fd in a message saying it is not there: busybox's `can't open
+# '/proc/...'`, `no /proc/mounts`, bash's `/dev/fd/63: No such file or directory`, Python's
+# and Go's `no such file or directory: '/proc/self/...'`.
+_PROC_PATH = re.compile(r"(/proc(?:/[^\s'\"`:,;()\]\[]*)?|/dev/fd(?:/[^\s'\"`:,;()]*)?)")
+_NOT_THERE = re.compile(
+    r"(?i)no such file|can't open|cannot open|could not open|not found|no /proc|not mounted|"
+    r"cannot access|does not exist|ENOENT"
+)
+
+
+def missing_proc_path(lines: Iterable[str]) -> str | None:
+    """The /proc or /dev/fd path a RUN step's output says is missing (the last one), or
+    None."""
+    for line in reversed(list(lines)):
+        match = _PROC_PATH.search(line)
+        if match and _NOT_THERE.search(line):
+            return match.group(1)
     return None

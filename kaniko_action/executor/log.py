@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..errors import BuildFailed
-from .diagnosis import explain
+from .diagnosis import explain, missing_proc_path
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _PREFIX = r"^(?:INFO|DEBU|TRAC|WARN)\[[^\]]*\]\s+"
@@ -52,6 +52,8 @@ class LogWatcher:
     pushing: bool = False
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
+    # What the instruction running now (a RUN step) printed last.
+    step_output: deque[str] = field(default_factory=lambda: deque(maxlen=50))
 
     def feed(self, line: str) -> None:
         clean = _ANSI.sub("", line).strip()
@@ -60,7 +62,10 @@ class LogWatcher:
         self.tail.append(clean)
         if match := _INSTRUCTION.match(clean):
             self.last_instruction = match.group(1).strip()
-        elif match := _STAGE.match(clean):
+            self.step_output.clear()
+            return
+        self.step_output.append(clean)
+        if match := _STAGE.match(clean):
             self.stage = int(match.group(2))
             self.last_instruction = None
         elif match := _BASE.match(clean):
@@ -99,10 +104,18 @@ class LogWatcher:
         text = f"{where} (executor exit status {status})"
         return f"{text}: {self.reason}" if self.reason else text
 
-    def failure(self, status: int, registry: str | None) -> BuildFailed:
+    def failure(
+        self, status: int, registry: str | None, no_proc_advice: str | None = None
+    ) -> BuildFailed:
         """The error for an executor that exited with `status`; `registry` is the one a
-        failed push went to (named when kaniko's message does not say)."""
+        failed push went to (named when kaniko's message does not say). `no_proc_advice`:
+        what to tell when a RUN step failed on a missing /proc path (RUN steps here have
+        none)."""
         explanation = explain("\n".join(self.errors), registry if self.pushing else None)
+        if explanation is None and no_proc_advice and not self.pushing:
+            missing = missing_proc_path(self.step_output)
+            if missing is not None:
+                explanation = f"`{missing}` is missing: {no_proc_advice}"
         return BuildFailed(
             self.summary(status, explanation),
             instruction=self.last_instruction,

@@ -14,6 +14,8 @@ from pathlib import Path
 
 from ..cancellation import CancelState
 from ..errors import SandboxError
+from ..sandbox import namespaces
+from ..sandbox.namespaces import NamespaceSetupFailed, RunEnvironment
 from ..sandbox.processes import terminate
 from ..utils.linux import parent_death_signal
 from .argv import Invocation
@@ -73,6 +75,23 @@ def spawn_in_chroot(
         raise SandboxError(f"{_CAP_SYS_CHROOT_HINT} ({e.strerror})") from e
 
 
+def _start(
+    root: Path,
+    invocation: Invocation,
+    environment: RunEnvironment | None,
+    on_fallback: Callable[[str], None],
+) -> subprocess.Popen[bytes]:
+    """Start `invocation` in the chroot: in namespaces of its own when `environment` has
+    them, in the plain chroot otherwise, or when they could not be set up (nothing has run
+    then; `on_fallback` is told why)."""
+    if environment is not None and environment.namespaced:
+        try:
+            return namespaces.start(str(root), invocation.argv, invocation.env, environment)
+        except NamespaceSetupFailed as e:
+            on_fallback(str(e))
+    return spawn_in_chroot(root, invocation)
+
+
 class _Lines:
     """Splits a byte stream into lines as they complete, delivered in batches."""
 
@@ -125,8 +144,14 @@ def run_in_chroot(
     on_lines: Callable[[list[str]], None],
     cancel: CancelState,
     on_started: Callable[[], None] = lambda: None,
+    environment: RunEnvironment | None = None,
+    on_fallback: Callable[[str], None] = lambda _reason: None,
 ) -> int:
-    """Run the executor chrooted into `root`, streaming its output; returns its exit status.
+    """Run the executor chrooted into `root`, streaming its output; returns its exit status
+    (128 + N when a signal N ended it in namespaces of its own).
+
+    With an `environment` that has namespaces, the executor runs in them (see _start); when
+    it ends, the kernel ends every process left in its PID namespace.
 
     The executable path only exists inside the chroot, so if entering it failed the exec
     fails too: the executor can never start against the runner's own `/`.
@@ -145,7 +170,7 @@ def run_in_chroot(
         # A signal during the start is raised when the shield ends: inside this try, with
         # the process already registered for the clean-up below.
         with cancel.shielded():
-            proc = spawn_in_chroot(root, invocation)
+            proc = _start(root, invocation, environment, on_fallback)
         assert proc.stdout is not None
         status = _watch(proc, proc.stdout.fileno(), lines, on_started)
     finally:

@@ -27,6 +27,18 @@ DEVICES = (
     ("urandom", 1, 9, 0o666),
     ("tty", 5, 0, 0o666),
 )
+# Made in every chroot: POSIX shared memory and semaphores (Python's multiprocessing locks)
+# work on a sticky world-writable directory; in namespaces a tmpfs is mounted over it.
+SHM_DIR = ("shm", 0o1777)
+# Mount points and links for RUN steps in namespaces of their own (nsinit.py mounts there).
+NAMESPACE_DIRS = (("pts", 0o755), ("mqueue", 0o755))
+NAMESPACE_LINKS = (
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+    ("ptmx", "pts/ptmx"),
+)
 ETC_FILES = ("resolv.conf", "hosts", "nsswitch.conf")
 _FALLBACK_ETC = {
     "hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n",
@@ -139,10 +151,12 @@ class Sandbox:
         executor_dir: Path,
         extra_injected: tuple[PurePosixPath, ...] = (),
         helpers: Collection[str] | None = None,
+        namespaced: bool = False,
     ) -> None:
         """Lay out everything the executor needs except the context and credentials;
         of the credential helpers, only `helpers` (all when None). Kaniko's files are copied
-        here unless `start_kaniko_copy` began it (with its own choice of helpers)."""
+        here unless `start_kaniko_copy` began it (with its own choice of helpers).
+        `namespaced`: the mount points and links of /dev that RUN steps in namespaces get."""
         root = self.root
         # An empty /kaniko: kaniko copies it to KANIKO_DIR and deletes it at start, so the
         # image being built may contain /kaniko of its own.
@@ -153,7 +167,7 @@ class Sandbox:
             )
         else:
             self._wait_for_kaniko_copy(reraise=True)
-        self._make_devices()
+        self._make_devices(namespaced)
         self._copy_etc()
         proc_self = root / "proc" / "self"
         proc_self.mkdir(parents=True)
@@ -172,9 +186,14 @@ class Sandbox:
         if os.path.islink(link):
             os.unlink(link)
 
-    def _make_devices(self) -> None:
+    def _make_devices(self, namespaced: bool) -> None:
         dev = self.root / "dev"
         dev.mkdir(mode=0o755)
+        for name, mode in (SHM_DIR, *(NAMESPACE_DIRS if namespaced else ())):
+            (dev / name).mkdir()
+            os.chmod(dev / name, mode)
+        for name, target in NAMESPACE_LINKS if namespaced else ():
+            os.symlink(target, dev / name)
         for name, major, minor, mode in DEVICES:
             try:
                 os.mknod(dev / name, mode | stat.S_IFCHR, os.makedev(major, minor))

@@ -288,12 +288,19 @@ def push_busybox_index(
     return digests
 
 
+#: Packages of the Debian with python3: the runner image's stand-in (runner_image.py) needs
+#: sudo too, and sharing the package list shares one debootstrap between them.
+PYTHON_PACKAGES = ("python3", "sudo")
+
+
 def push_debian(
     registry: Registry | RegistryClient,
     cache_dir: Path | None = None,
     repo: str = "base/debian",
     tag: str = "bookworm",
+    include: tuple[str, ...] = (),
 ) -> str:
-    """Push the debootstrapped Debian image (one layer, ``Cmd ["bash"]``)."""
-    layer = debian_rootfs_tar(cache_dir).read_bytes()
+    """Push the debootstrapped Debian image (one layer, ``Cmd ["bash"]``), with the packages
+    in ``include`` (PYTHON_PACKAGES for one with python3)."""
+    layer = debian_rootfs_tar(cache_dir, include=include).read_bytes()
     return _client(registry).push_image(repo, tag, [layer], {"Cmd": ["bash"]}, compresslevel=1)

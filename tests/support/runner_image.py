@@ -28,12 +28,12 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .images import FIXED_MTIME, debian_rootfs_tar
+from .images import FIXED_MTIME, PYTHON_PACKAGES, debian_rootfs_tar
 from .proc import run_text
 from .registry import Registry
 from .runner_user import OFFICIAL_SUDOERS, RUNNER_UID, accounts
 
-RUNNER_PACKAGES = ("python3", "sudo")
+RUNNER_PACKAGES = PYTHON_PACKAGES
 RUNNER_ENV = [
     "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "DEBIAN_FRONTEND=noninteractive",

@@ -62,6 +62,8 @@ class RunnerStep:
     runner_temp: Path
     files: Path
     extra_env: dict[str, str] = field(default_factory=dict)
+    # A command the step runs under, as exec's (capsh dropping capabilities): same process.
+    wrapper: list[str] = field(default_factory=list)
     proc: subprocess.Popen[str] | None = None
     output: list[str] = field(default_factory=list)
 
@@ -105,7 +107,16 @@ class RunnerStep:
         # The runner's own process group is not the step's business: signals below go to
         # the step's pid only, as the runner sends them.
         self.proc = start_text(
-            ["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script_file)],
+            [
+                *self.wrapper,
+                "bash",
+                "--noprofile",
+                "--norc",
+                "-e",
+                "-o",
+                "pipefail",
+                str(script_file),
+            ],
             self.env(named),
             cwd=self.workspace,
         )
