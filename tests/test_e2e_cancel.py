@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.sandbox import nsinit, workdirs
+from kaniko_action.sandbox import nsinit
+from kaniko_action.spec.paths import WORKDIR_LOCK
 
 from .support import run_modes
 from .support.action import ActionHarness
@@ -317,7 +318,7 @@ def test_work_directory_lock_is_held_for_the_whole_build(
     step.wait_for(RUN_STARTED)
     (workdir,) = list(harness.runner_temp.iterdir())
     assert not lock_is_free(workdir)
-    fd = os.open(workdir / workdirs.LOCK_NAME, os.O_RDONLY)
+    fd = os.open(workdir / WORKDIR_LOCK, os.O_RDONLY)
     try:
         with pytest.raises(BlockingIOError):
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

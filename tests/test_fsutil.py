@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from kaniko_action.utils.fs import CrossesMount, mounts_under, remove_tree
+from kaniko_action.utils.fs import CrossesMount, mounts_under, remove_beneath, remove_tree
 
 
 def test_removes_tree_with_links_and_locked_directories(tmp_path: Path) -> None:
@@ -47,3 +48,60 @@ def test_refuses_to_cross_a_mount(tmp_path: Path) -> None:
         subprocess.run(["umount", str(mnt)], check=True)
     remove_tree(work)
     assert not work.exists()
+
+
+def deep_tree(top: Path, depth: int, name: str = "ddd") -> int:
+    """`top/name/name/.../secret` `depth` levels deep, made through directory descriptors
+    (its full path is far longer than PATH_MAX); returns the length of that path."""
+    top.mkdir()
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    for _ in range(depth):
+        os.mkdir(name, dir_fd=fd)
+        child = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+        os.close(fd)
+        fd = child
+    leaf = os.open("secret", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+    os.write(leaf, b"s3cr3t")
+    os.close(leaf)
+    os.fchmod(fd, 0)  # and the deepest directory unsearchable
+    os.close(fd)
+    return len(str(top)) + depth * (len(name) + 1) + len("/secret")
+
+
+def test_a_tree_deeper_than_the_recursion_limit_and_path_max_is_removed(tmp_path: Path) -> None:
+    depth = sys.getrecursionlimit() + 200
+    length = deep_tree(tmp_path / "work", depth)
+    assert length > os.pathconf("/", "PC_PATH_MAX")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("keep")
+    os.symlink(outside, tmp_path / "work" / "ddd" / "link")
+    remove_tree(tmp_path / "work")
+    assert not (tmp_path / "work").exists()
+    assert (outside / "keep").read_text() == "keep"
+    assert [p.name for p in tmp_path.iterdir()] == ["outside"]
+
+
+def test_the_lock_file_goes_last(tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "owner.lock").write_text("")
+    (work / "sub").mkdir()
+    os.chmod(work / "sub", 0o500)
+    remove_tree(work, last="owner.lock")
+    assert not work.exists()
+
+
+def test_removing_beneath_a_root_never_follows_a_link_on_the_way(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    (root / "real" / "secret-src").mkdir(parents=True)
+    (root / "real" / "secret-src" / "0").write_text("s")
+    victim = tmp_path / "victim"
+    (victim / "secret-src").mkdir(parents=True)
+    (victim / "secret-src" / "keep").write_text("keep")
+    os.symlink(victim, root / "linked")
+    remove_beneath(root, ("linked", "secret-src"))
+    assert (victim / "secret-src" / "keep").read_text() == "keep"
+    remove_beneath(root, ("real", "secret-src"))
+    assert not (root / "real" / "secret-src").exists()
+    remove_beneath(root, ("real", "never-there"))

@@ -4,6 +4,7 @@ pushed, collecting what it wrote, and the sandbox's removal whatever happens."""
 from __future__ import annotations
 
 import errno
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
@@ -128,6 +129,13 @@ def _stage(
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise out_of_space(sandbox.base_dir) from e
+        if e.errno == errno.ENAMETOOLONG:
+            raise InputError(
+                "context",
+                f"a path in the build context is longer than this system allows "
+                f"({os.pathconf('/', 'PC_PATH_MAX')} bytes once placed in the work directory): "
+                "shorten the directory tree, or leave it out with .dockerignore",
+            ) from e
         raise
 
 

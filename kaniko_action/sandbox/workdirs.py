@@ -23,9 +23,8 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..spec.paths import NEW_WORKDIR_PREFIX, WORKDIR_PREFIX
+from ..spec.paths import NEW_WORKDIR_PREFIX, WORKDIR_LOCK, WORKDIR_PREFIX
 
-LOCK_NAME = "owner.lock"
 # A directory that never got its lock (its run was killed within microseconds of creating
 # it) is removed once it is this old.
 UNLOCKED_GRACE_SECONDS = 3600.0
@@ -44,7 +43,7 @@ class WorkDir:
 
 def _open_lock(directory: Path, create: bool) -> int:
     flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT | os.O_EXCL if create else 0)
-    return os.open(directory / LOCK_NAME, flags, 0o600)
+    return os.open(directory / WORKDIR_LOCK, flags, 0o600)
 
 
 def create(base: Path) -> WorkDir:
@@ -68,7 +67,7 @@ def create(base: Path) -> WorkDir:
 
 def _remove_quietly(path: Path) -> None:
     with suppress(OSError):
-        os.unlink(path / LOCK_NAME)
+        os.unlink(path / WORKDIR_LOCK)
     with suppress(OSError):
         os.rmdir(path)
 
@@ -103,7 +102,12 @@ def _candidates(base: Path, now: float) -> list[tuple[Path, int | None]]:
             if fd is not None:
                 found.append((path, fd))
                 continue
-        if entry.name.startswith(NEW_WORKDIR_PREFIX) and not os.path.lexists(path / LOCK_NAME):
+        if entry.name.startswith(WORKDIR_PREFIX) and not os.path.lexists(path / WORKDIR_LOCK):
+            # Teardown deletes the lock file last: a work directory without one is one whose
+            # removal was over or cut short (its owner, and its lock, are gone).
+            found.append((path, None))
+            continue
+        if entry.name.startswith(NEW_WORKDIR_PREFIX) and not os.path.lexists(path / WORKDIR_LOCK):
             try:
                 age = now - entry.stat(follow_symlinks=False).st_mtime
             except OSError:

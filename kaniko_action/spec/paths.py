@@ -90,6 +90,8 @@ OCI_LAYOUT_MARKER = "oci-layout"
 # once its lock is held). No output may be written into one.
 WORKDIR_PREFIX = "kaniko-build-"
 NEW_WORKDIR_PREFIX = ".kaniko-build-new-"
+# The lock file each work directory holds while its build lives.
+WORKDIR_LOCK = "owner.lock"
 _WORKDIR_NAMES = (WORKDIR_PREFIX, NEW_WORKDIR_PREFIX)
 
 

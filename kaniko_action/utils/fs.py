@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .linux import detach_mount
 
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
 
 def _unescape_mountinfo(field: str) -> str:
     return (
@@ -48,11 +50,30 @@ class CrossesMount(OSError):
     pass
 
 
-def remove_tree(path: Path) -> None:
+class RemovalIncomplete(OSError):
+    """Some entries could not be removed; everything else was. `problems` names them."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        super().__init__(f"could not remove all of {path}: {'; '.join(problems[:5])}")
+        self.problems = problems
+
+
+# Directories open at once while removing a tree. Deeper ones are moved up to the top of the
+# tree first, so no tree is too deep: not for the open-file limit, nor for PATH_MAX (no path
+# is ever built), nor for Python's recursion limit (nothing recurses).
+MAX_OPEN_DIRS = 64
+
+
+def remove_tree(path: Path, last: str | None = None) -> None:
     """Delete `path` and everything below it without following links or crossing mounts.
 
-    A directory on another device, or listed as a mount point, is not entered: the removal
-    stops with CrossesMount, leaving the mount and what leads to it in place.
+    Every directory is opened with O_NOFOLLOW relative to its parent's descriptor, made
+    searchable with fchmod (a RUN step may have chmod'ed it 000), and emptied with unlinkat;
+    directories deeper than MAX_OPEN_DIRS are renamed to the top directory and emptied from
+    there. A directory on another device, or listed as a mount point, is not entered: it is
+    left in place with what leads to it, and the removal ends with CrossesMount (or with
+    RemovalIncomplete for entries that could not be deleted) once everything else is gone.
+    `last`, an entry of `path` itself, is deleted after everything else (a lock file).
     """
     try:
         top = os.lstat(path)
@@ -66,24 +87,116 @@ def remove_tree(path: Path) -> None:
     if not stat.S_ISDIR(top.st_mode):
         os.unlink(path)
         return
-    _remove_dir_contents(path, top.st_dev)
+    fd = os.open(path, DIR_FLAGS)
+    try:
+        crossing, problems = _empty_directory(fd, top.st_dev, keep=last)
+        if last is not None and not crossing and not problems:
+            _attempt(problems, os.unlink, last, fd)
+    finally:
+        os.close(fd)
+    if crossing:
+        raise CrossesMount(f"refusing to delete {crossing[0]}: it is on another filesystem")
+    if problems:
+        raise RemovalIncomplete(path, problems)
     os.rmdir(path)
 
 
-def _remove_dir_contents(path: Path, device: int) -> None:
-    with os.scandir(path) as entries:
-        items = list(entries)
-    for entry in items:
-        st = entry.stat(follow_symlinks=False)
-        if stat.S_ISDIR(st.st_mode):
+def remove_beneath(root: Path, parts: Sequence[str]) -> None:
+    """Delete `root/parts...` (a file or a tree) if it is there, reaching it one component at
+    a time without following a link: a link on the way is left alone (nothing is deleted)."""
+    try:
+        parent = walk_beneath(root, parts[:-1])
+    except OSError:
+        return
+    try:
+        name = parts[-1]
+        try:
+            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if not stat.S_ISDIR(st.st_mode):
+            os.unlink(name, dir_fd=parent)
+            return
+        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
+        try:
+            crossing, problems = _empty_directory(fd, st.st_dev)
+        finally:
+            os.close(fd)
+        if crossing or problems:
+            raise RemovalIncomplete(root.joinpath(*parts), crossing + problems)
+        os.rmdir(name, dir_fd=parent)
+    finally:
+        os.close(parent)
+
+
+def _empty_directory(
+    top_fd: int, device: int, keep: str | None = None
+) -> tuple[list[str], list[str]]:
+    """Delete everything inside the open directory `top_fd` but `keep`; (mounts crossed,
+    other problems)."""
+    top = os.dup(top_fd)
+    # One frame per open directory: its descriptor, its name in the frame above, and the
+    # names still to delete in it.
+    frames: list[tuple[int, str, list[str]]] = [
+        (top, "", [n for n in os.listdir(top) if n != keep])
+    ]
+    crossing: list[str] = []
+    problems: list[str] = []
+    moved = 0
+    try:
+        while frames:
+            fd, name, names = frames[-1]
+            if not names:
+                frames.pop()
+                os.close(fd)
+                if frames:
+                    _attempt(problems, os.rmdir, name, frames[-1][0])
+                continue
+            entry = names.pop()
+            try:
+                st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as e:
+                problems.append(f"{entry}: {e.strerror}")
+                continue
+            if not stat.S_ISDIR(st.st_mode):
+                _attempt(problems, os.unlink, entry, fd)
+                continue
             if st.st_dev != device:
-                raise CrossesMount(f"refusing to delete {entry.path}: it is on another filesystem")
-            # A directory without write or search permission (chmod 000 in a RUN step, say).
-            os.chmod(entry.path, 0o700)
-            _remove_dir_contents(Path(entry.path), device)
-            os.rmdir(entry.path)
-        else:
-            os.unlink(entry.path)
+                crossing.append(entry)
+                continue
+            if len(frames) >= MAX_OPEN_DIRS:
+                # Too deep to keep descending: move it to the top and empty it from there.
+                moved += 1
+                new_name = f".kaniko-build-deep-{moved}-{os.urandom(4).hex()}"
+                os.rename(entry, new_name, src_dir_fd=fd, dst_dir_fd=top)
+                frames[0][2].append(new_name)
+                continue
+            try:
+                child = os.open(entry, DIR_FLAGS, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.EACCES, errno.EPERM):
+                    os.chmod(entry, 0o700, dir_fd=fd, follow_symlinks=False)
+                    child = os.open(entry, DIR_FLAGS, dir_fd=fd)
+                else:
+                    problems.append(f"{entry}: {e.strerror}")
+                    continue
+            os.fchmod(child, 0o700)  # a directory without write or search permission
+            frames.append((child, entry, os.listdir(child)))
+    finally:
+        for fd, _name, _names in frames:
+            os.close(fd)
+    return crossing, problems
+
+
+def _attempt(problems: list[str], action: Callable[..., None], name: str, dir_fd: int) -> None:
+    try:
+        action(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        problems.append(f"{name}: {e.strerror}")
 
 
 def unmount_under(path: Path) -> list[str]:
@@ -100,9 +213,6 @@ def unmount_under(path: Path) -> list[str]:
         for point in mounted:
             detach_mount(point)
     return mounts_under(path)
-
-
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def walk_beneath(

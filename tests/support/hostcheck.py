@@ -76,14 +76,13 @@ def files_holding(
     (a secret left behind on the runner)."""
     wanted = [n.encode() if isinstance(n, str) else n for n in needles]
     hits: list[str] = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = Path(dirpath) / name
-            if path in allowed or path.is_symlink() or not path.is_file():
-                continue
-            data = path.read_bytes()
-            if any(n in data for n in wanted):
-                hits.append(str(path))
+    for name in snapshot_tree(str(root), recursive=True):
+        path = Path(name)
+        if path in allowed or path.is_symlink() or not path.is_file():
+            continue
+        data = path.read_bytes()
+        if any(n in data for n in wanted):
+            hits.append(str(path))
     return hits
 
 
@@ -117,17 +116,11 @@ def mounts_below(paths: list[Path]) -> list[str]:
 
 
 def device_nodes_under(root: Path) -> list[str]:
-    found: list[str] = []
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            path = os.path.join(dirpath, name)
-            try:
-                mode = os.lstat(path).st_mode
-            except OSError:
-                continue
-            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-                found.append(path)
-    return found
+    return [
+        path
+        for path, entry in snapshot_tree(str(root), recursive=True).items()
+        if stat.S_ISCHR(entry[0]) or stat.S_ISBLK(entry[0])
+    ]
 
 
 @dataclass
