@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -369,3 +370,26 @@ def test_the_runner_cancels_a_build_that_runs_through_sudo(
     assert "team/cancelled" not in registry.client().catalog()
     assert_untouched(job, before)
     assert_left_to_the_runner(job)
+
+
+def test_the_sudo_re_run_ignores_what_the_runner_user_controls_of_python(
+    tmp_path: Path, registry: Registry
+) -> None:
+    """The runner user's own site-packages (a `.pth` file runs at start-up) and PYTHON*
+    variables, which sudo keeps, must not reach the re-run as root."""
+    machine = RunnerMachine(tmp_path)
+    version = subprocess.run(
+        ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        env={"PATH": RUNNER_PATH}, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    seen = machine.mkdir("/home/runner/seen", RUNNER_UID, mode=0o777)
+    hook = "import os; open('/home/runner/seen/euid-%d' % os.geteuid(), 'w').close()\n"
+    machine.write(f"/home/runner/.local/lib/python{version}/site-packages/hook.pth", hook)
+    machine.write("/home/runner/startup.py", hook)
+    job = Job(machine, extra_env={"PYTHONSTARTUP": "/home/runner/startup.py",
+                                  "PYTHONINSPECT": "1"})  # fmt: skip
+    run = job.step(push="maybe", tags=f"{registry.host}/team/never:1")
+    assert run.returncode == 1, run.stdout
+    assert "input 'push'" in run.stdout
+    assert "Needs root" not in run.stdout  # it became root, then refused the input
+    assert "euid-0" not in {p.name for p in seen.iterdir()}, sorted(os.listdir(seen))

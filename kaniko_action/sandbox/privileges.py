@@ -38,15 +38,18 @@ class PrivilegeError(ActionError):
 def elevation_argv(script: str, argv: Sequence[str], sudo: str) -> list[str]:
     """`sudo` keeping the environment (inputs, GITHUB_* files) for the same interpreter.
 
-    `-B`: root writes no bytecode next to the action's sources (they may be in the
-    workspace, which the runner must be able to delete).
+    `-I` (isolated mode): sudo keeps the runner user's HOME and PYTHON* variables, so without
+    it root would import the user's own site-packages (a `.pth` file there runs at start-up)
+    and obey PYTHONSTARTUP, PYTHONPATH, PYTHONWARNINGS and the rest. entrypoint.py puts the
+    action's own directory on sys.path itself. `-B`: root writes no bytecode next to the
+    action's sources (they may be in the workspace, which the runner must be able to delete).
     """
-    return [sudo, "-n", "--preserve-env", sys.executable, "-B", script, *argv]
+    return [sudo, "-n", "--preserve-env", sys.executable, "-I", "-B", script, *argv]
 
 
 def probe_argv(sudo: str) -> list[str]:
     """The re-run's sudo command with a program that does nothing: whether sudo would work."""
-    return [sudo, "-n", "--preserve-env", sys.executable, "-c", ""]
+    return [sudo, "-n", "--preserve-env", sys.executable, "-I", "-c", ""]
 
 
 def pin_docker_config(env: MutableMapping[str, str]) -> None:
