@@ -36,6 +36,7 @@ def test_elevation_keeps_interpreter_script_and_environment_and_writes_no_byteco
         "-n",
         "--preserve-env",
         sys.executable,
+        "-I",
         "-B",
         "/a/entrypoint.py",
         "x",
@@ -48,6 +49,7 @@ def test_probe_asks_sudo_for_the_same_interpreter_and_environment() -> None:
         "-n",
         "--preserve-env",
         sys.executable,
+        "-I",
         "-c",
         "",
     ]
@@ -173,6 +175,8 @@ def test_file_commands_root_creates_belong_to_the_runner(tmp_path: Path) -> None
         "GITHUB_ACTIONS": "true",
         "GITHUB_OUTPUT": str(commands / "output"),
         "GITHUB_STEP_SUMMARY": str(existing),
+        # The re-run through sudo, which names the user it was called by.
+        "SUDO_UID": "1001",
     }
     runner = Workflow(env)
     runner.set_output("digest", "sha256:0")

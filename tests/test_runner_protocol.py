@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,78 @@ def test_build_output_is_fenced_off_from_command_processing() -> None:
     assert first != second and len(first) == 32
     obeyed = obeyed_commands(out.getvalue())
     assert [c.name for c in obeyed] == ["group"]
+
+
+def _outputs_env(tmp_path: Path, target: Path) -> dict[str, str]:
+    link = tmp_path / "output"
+    os.symlink(target, link)
+    return {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(link)}
+
+
+def test_a_file_command_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
+    victim = tmp_path / "root-owned"
+    victim.write_text("root's\n")
+    os.chown(victim, 0, 0)
+    buf = io.StringIO()
+    Workflow(_outputs_env(tmp_path, victim), buf).set_output("digest", "sha256:1")
+    assert victim.read_text() == "root's\n"
+    assert "::warning::GITHUB_OUTPUT" in buf.getvalue() and "symbolic link" in buf.getvalue()
+
+
+def test_a_dangling_link_is_not_created_through(tmp_path: Path) -> None:
+    target = tmp_path / "made-by-root"
+    buf = io.StringIO()
+    Workflow(_outputs_env(tmp_path, target), buf).set_output("digest", "sha256:1")
+    assert not target.exists()
+    assert "not written" in buf.getvalue()
+
+
+def test_a_fifo_does_not_hang_the_step(tmp_path: Path) -> None:
+    fifo = tmp_path / "summary"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader, so opening succeeds
+    try:
+        buf = io.StringIO()
+        env = {"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(fifo)}
+        Workflow(env, buf).summary("x\n")
+        assert "not a regular file" in buf.getvalue()
+        assert os.read(reader, 10) == b""
+    finally:
+        os.close(reader)
+    buf = io.StringIO()
+    Workflow({"GITHUB_ACTIONS": "true", "GITHUB_STEP_SUMMARY": str(fifo)}, buf).summary("x\n")
+    assert "not written" in buf.getvalue()  # no reader: refused at once, not blocked
+
+
+def test_a_file_command_of_another_user_is_not_written(tmp_path: Path) -> None:
+    other = tmp_path / "output"
+    other.write_text("")
+    os.chown(other, 1002, 1002)
+    buf = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(other), "SUDO_UID": "1001"}
+    Workflow(env, buf).set_output("digest", "sha256:1")
+    assert other.read_text() == ""
+    assert "owned by uid 1002, not by the job's user (uid 1001)" in buf.getvalue()
+
+
+def test_a_hard_link_to_roots_file_is_not_written_by_root(tmp_path: Path) -> None:
+    """A job run as root names no user (SUDO_UID unset, a job container's files may be the
+    outer runner's): a file with a second link is still refused."""
+    victim = tmp_path / "root-owned"
+    victim.write_text("root's\n")
+    os.link(victim, tmp_path / "output")
+    buf = io.StringIO()
+    env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(tmp_path / "output")}
+    Workflow(env, buf).set_output("digest", "sha256:1")
+    assert victim.read_text() == "root's\n"
+    assert "a file with 2 links: not written" in buf.getvalue()
+
+
+def test_a_job_run_as_root_writes_a_file_of_the_outer_runner(tmp_path: Path) -> None:
+    """In a job container the job is root and the files belong to the runner's user."""
+    output = tmp_path / "output"
+    output.write_text("")
+    os.chown(output, 1001, 1001)
+    buf = io.StringIO()
+    Workflow({"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(output)}, buf).set_output("a", "b")
+    assert "a<<" in output.read_text() and "warning" not in buf.getvalue()

@@ -7,7 +7,9 @@ values in `name<<DELIMITER` blocks with a random delimiter.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import sys
 import time
 from collections.abc import Mapping
@@ -94,16 +96,42 @@ class Workflow:
     def phases(self) -> Phases:
         return Phases(self)
 
-    def _append(self, variable: str, text: str) -> bool:
+    def _open_file_command(self, variable: str, path: str) -> int | None:
+        """The runner's file-command file `path`, opened for appending; None, with a warning,
+        when it is not what the runner makes: a regular file of the job's user. Never
+        through a symbolic link (O_NOFOLLOW), never blocking on a fifo (O_NONBLOCK)."""
+        flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+        try:
+            try:
+                fd = os.open(path, flags)
+            except FileNotFoundError:
+                # The runner creates these files; made here for a run outside it, by root
+                # for the runner.
+                fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
+                hand_back(fd, Path(path).parent)
+                return fd
+        except OSError as e:
+            why = "a symbolic link" if e.errno == errno.ELOOP else (e.strerror or str(e))
+            self.warning(f"{variable} ({path}) is {why}: not written")
+            return None
+        refusal = _refusal(os.fstat(fd), _job_user(self.env))
+        if refusal:
+            os.close(fd)
+            self.warning(f"{variable} ({path}) is {refusal}: not written")
+            return None
+        return fd
+
+    def _append(self, variable: str, text: str, limit: int | None = None) -> bool:
         path = self.env.get(variable)
         if not path:
             return False
-        existed = os.path.lexists(path)
-        with open(path, "a", encoding="utf-8") as f:
-            if not existed:
-                # Made by root for the runner (which normally creates these files itself).
-                hand_back(f.fileno(), Path(path).parent)
-            f.write(text)
+        fd = self._open_file_command(variable, path)
+        if fd is None:
+            return True  # the runner's file, refused: nothing to print instead
+        with os.fdopen(fd, "a", encoding="utf-8") as f:
+            data = text.encode("utf-8")
+            if limit is None or os.fstat(fd).st_size + len(data) <= limit:
+                f.write(text)
         return True
 
     def set_output(self, name: str, value: str) -> None:
@@ -115,14 +143,30 @@ class Workflow:
             self.echo(f"{name}={value}")
 
     def summary(self, markdown: str) -> None:
-        path = self.env.get("GITHUB_STEP_SUMMARY")
-        if not path:
-            return
-        existing = os.path.getsize(path) if os.path.exists(path) else 0
-        data = markdown.encode("utf-8")
-        if existing + len(data) > SUMMARY_LIMIT:
-            return
-        self._append("GITHUB_STEP_SUMMARY", markdown)
+        self._append("GITHUB_STEP_SUMMARY", markdown, limit=SUMMARY_LIMIT)
+
+
+def _refusal(st: os.stat_result, owner: int | None) -> str:
+    """Why a file-command file is not the runner's own, or ""."""
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"
+    if owner is not None and st.st_uid != owner:
+        return f"owned by uid {st.st_uid}, not by the job's user (uid {owner})"
+    if os.geteuid() == 0 and st.st_nlink != 1:
+        # A hard link to another file, root's own for one: the runner makes a file of its own.
+        return f"a file with {st.st_nlink} links"
+    return ""
+
+
+def _job_user(env: Mapping[str, str]) -> int | None:
+    """The uid whose file-command files these must be: the user sudo was called by, for the
+    re-run; this user, when not root. None for a job run as root, which in a job container
+    writes the files of a runner that runs as another user outside it."""
+    uid = os.geteuid()
+    if uid != 0:
+        return uid
+    sudo_uid = env.get("SUDO_UID", "")
+    return int(sudo_uid) if sudo_uid.isdigit() else None
 
 
 class Phases:
