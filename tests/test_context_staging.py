@@ -332,3 +332,44 @@ def test_everything_patternmatcher_keeps_is_staged_with_its_content(
         Matcher(read_patterns(ignore.encode()))
     except UnsupportedPattern:
         assert report.reason is not None
+
+
+def _pinned(workspace: Path, root: Path, file: str) -> Path:
+    """Stage, then write the pinned Dockerfile of a build whose stage 0 is pinned."""
+    from kaniko_action.oci.platform import Platform
+    from kaniko_action.platforms.pins import Pin, write_pinned
+
+    root.mkdir()
+    paths = resolve_paths(str(workspace), "", file, "")
+    layout = chroot_layout(paths)
+    stage_context(str(root), paths, layout)
+    pin = Pin(0, 1, Platform("linux", "arm64"), "base", "base@sha256:" + "0" * 64)
+    pinned = write_pinned(str(root), layout, [pin])
+    dockerfile = Path(host_path(str(root), pinned.dockerfile))
+    assert dockerfile.read_text().startswith("FROM base@sha256:")
+    return dockerfile.with_name(dockerfile.name + ".dockerignore")
+
+
+@pytest.mark.parametrize("file", ["Dockerfile", "docker/Dockerfile"])
+def test_the_pinned_ignore_file_never_reads_through_a_link_out_of_the_chroot(
+    tmp_path: Path, file: str
+) -> None:
+    """A committed `Dockerfile.dockerignore -> /root-only/file`: its content must not land
+    in the chroot, where RUN steps read it, and kaniko must apply the rules staging did."""
+    secret = write(tmp_path / "root-only", "key", "SECRET\n", mode=0o600)
+    workspace = tmp_path / "ws"
+    write(workspace, "Dockerfile", "FROM base\nCOPY . /ctx\n")
+    if file != "Dockerfile":
+        write(workspace, file, "FROM base\nCOPY . /ctx\n")
+    os.symlink(secret, workspace / (file + ".dockerignore"))
+    ignore = _pinned(workspace, tmp_path / "root", file if file != "Dockerfile" else "")
+    assert not os.path.lexists(ignore)
+
+
+def test_the_pinned_ignore_file_holds_what_kaniko_reads_in_the_chroot(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    write(workspace, "Dockerfile", "FROM base\nCOPY . /ctx\n")
+    write(workspace, "rules/ignore.txt", "*.log\n")
+    os.symlink("rules/ignore.txt", workspace / "Dockerfile.dockerignore")
+    ignore = _pinned(workspace, tmp_path / "root", "")
+    assert ignore.read_text() == "*.log\n" and not ignore.is_symlink()

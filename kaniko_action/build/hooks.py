@@ -54,7 +54,7 @@ def _pin(
         ctx.workflow.echo(
             f"Stage {pin.stage} runs on {pin.platform}: line {pin.line} uses {pin.pinned}"
         )
-    return write_pinned(str(sandbox.root), layout, spec.paths.dockerfile, pins)
+    return write_pinned(str(sandbox.root), layout, pins)
 
 
 def prepare_executor(

@@ -10,7 +10,6 @@ the context and the user's Dockerfile stay as they are.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from ..oci.platform import Platform
 from ..registry.client import RegistryClient, RegistryRequestError
 from ..sandbox.layout import KANIKO_DIR, ChrootLayout, host_path
 from ..spec.references import parse_reference
+from ..staging.context import read_staged
 from .stages import StagePlatform, pin_from_line
 
 PINNED_DIR = KANIKO_DIR / "pinned"
@@ -85,14 +85,21 @@ def resolve_pins(
     return pins
 
 
-def write_pinned(
-    root: str, layout: ChrootLayout, original: Path, pins: Sequence[Pin]
-) -> ChrootLayout:
-    """A copy of the Dockerfile with the pins applied, next to its `.dockerignore` if it has
-    one; the returned layout points the executor at it."""
+def write_pinned(root: str, layout: ChrootLayout, pins: Sequence[Pin]) -> ChrootLayout:
+    """A copy of the chroot's Dockerfile with the pins applied, next to a copy of the
+    `<Dockerfile>.dockerignore` kaniko would have read beside the original; the returned
+    layout points the executor at it.
+
+    Both are read from the staged chroot, not from the workspace: the rules kaniko applies
+    stay those staging chose the context by, and nothing outside the chroot (a committed
+    link to a runner file, say) ever lands where RUN steps can read it.
+    """
     if not pins:
         return layout
-    lines = original.read_text(encoding="utf-8").split("\n")
+    text = read_staged(root, layout.dockerfile)
+    if text is None:
+        raise InputError("file", f"{layout.dockerfile} is not a regular file in the chroot")
+    lines = text.decode("utf-8").split("\n")
     for pin in pins:
         changed = pin_from_line(lines[pin.line - 1], pin.image, pin.pinned)
         if changed is None:
@@ -100,11 +107,12 @@ def write_pinned(
                 "file", f"line {pin.line}: cannot pin the base image of stage {pin.stage}"
             )
         lines[pin.line - 1] = changed
-    dockerfile = PINNED_DIR / original.name
+    dockerfile = PINNED_DIR / layout.dockerfile.name
     target = Path(host_path(root, dockerfile))
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text("\n".join(lines), encoding="utf-8")
-    ignore = original.with_name(original.name + ".dockerignore")
-    if ignore.is_file():
-        shutil.copy2(ignore, target.with_name(ignore.name))
+    ignore_name = layout.dockerfile.name + ".dockerignore"
+    ignore = read_staged(root, layout.dockerfile.with_name(ignore_name))
+    if ignore is not None:
+        target.with_name(ignore_name).write_bytes(ignore)
     return replace(layout, dockerfile=dockerfile)

@@ -22,12 +22,13 @@ context is staged and `ContextReport.reason` says why.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..dockerfile.ignore import (
     IgnoreFileError,
@@ -326,15 +327,34 @@ def _ignore_rules(
             return None, f"{candidate} is not a regular file"
         if st.st_size > MAX_IGNORE_FILE:
             return None, f"{candidate} is larger than {MAX_IGNORE_FILE} bytes"
-        host, _ = view.host(final)
-        fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            data = f.read(MAX_IGNORE_FILE + 1)
+        data = _read_found(view, final, MAX_IGNORE_FILE + 1)
         try:
             return Matcher(read_patterns(data)), None
         except (IgnoreFileError, UnsupportedPattern) as e:
             return None, f"{candidate}: {e}"
     return Matcher([]), None
+
+
+def _read_found(view: ChrootView, final: bytes, limit: int) -> bytes:
+    """Up to `limit` bytes of the file `view.resolve` found at chroot path `final`."""
+    host, _ = view.host(final)
+    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", host)
+        return f.read(limit)
+
+
+def read_staged(root: str, path: PurePosixPath) -> bytes | None:
+    """The content of chroot `path` in a populated chroot, following links the way the
+    kernel would inside it, never out of it; None if it is no regular file there. What a
+    process in the chroot reads at that path, before any RUN step changed it."""
+    encoded = os.fsencode(root)
+    view = ChrootView(encoded, b"/", encoded)
+    found = view.resolve(str(path).encode("utf-8", "surrogateescape"), lambda rel, st: None)
+    if found is None or not stat.S_ISREG(found[1].st_mode):
+        return None
+    return _read_found(view, found[0], found[1].st_size + 1)
 
 
 def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> ContextReport:
