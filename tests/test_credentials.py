@@ -77,8 +77,31 @@ def test_runner_config_locations(tmp_path: Path) -> None:
         tmp_path / "home" / ".docker" / "config.json"
     )
     assert runner_docker_config_path({"DOCKER_CONFIG": str(tmp_path / "dc")}) is None
-    (tmp_path / "dc" / "config.json").write_text("not json")
-    assert load_runner_config({"DOCKER_CONFIG": str(tmp_path / "dc")}) == {}
+    (tmp_path / "dc" / "config.json").write_text('{"auths": {}}')
+    assert load_runner_config({"DOCKER_CONFIG": str(tmp_path / "dc")}).content == {"auths": {}}
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ('{\n  "auths": {"r": {"auth": "c2VjcmV0OnB3"}}\n', "is not valid JSON (Expecting ',' "
+         "delimiter at line 3, column 1)"),
+        ('["c2VjcmV0OnB3"]', "is not a JSON object"),
+        (b"\xff\xfec2VjcmV0OnB3", "is not UTF-8 text"),
+    ],
+)  # fmt: skip
+def test_an_unreadable_runner_config_is_named_in_a_warning_without_its_content(
+    tmp_path: Path, text: str | bytes, why: str
+) -> None:
+    path = tmp_path / "config.json"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    loaded = load_runner_config({"DOCKER_CONFIG": str(tmp_path)})
+    assert loaded.content == {}
+    assert loaded.warning == f"the docker config {path} {why}: its credentials are not used"
+    assert "c2VjcmV0OnB3" not in loaded.warning
 
 
 def test_available_helpers(tmp_path: Path) -> None:

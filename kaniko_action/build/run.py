@@ -48,13 +48,15 @@ def _context(
 ) -> RunContext:
     """What the spec's builds share; every secret is masked before this returns."""
     check_executor_dir(spec.executor_dir)
+    runner_config = load_runner_config(env)
     config = merge_config(
-        load_runner_config(env), spec.login, available_helpers(spec.executor_dir)
+        runner_config.content, spec.login, available_helpers(spec.executor_dir)
     )
     helper_env = helper_environment(env, (*INJECTED, PurePosixPath("/kaniko")))
     for text in build_masks(spec, env, config.secrets, helper_env.variables):
         workflow.mask(text)
-    for warning in [*spec.warnings, *config.warnings]:
+    loaded = [runner_config.warning] if runner_config.warning else []
+    for warning in [*spec.warnings, *loaded, *config.warnings]:
         workflow.warning(warning)
     access = registry_access(spec, config, helper_env, workflow.mask)
     return RunContext(env, workflow, phases, cancel, config, helper_env, access, work_base(env))

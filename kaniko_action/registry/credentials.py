@@ -77,16 +77,34 @@ def runner_docker_config_path(env: Mapping[str, str]) -> Path | None:
     return candidate if candidate.is_file() else None
 
 
-def load_runner_config(env: Mapping[str, str]) -> dict[str, Any]:
-    """The runner's docker config (as docker/login-action or `docker login` wrote it)."""
+@dataclass(frozen=True)
+class RunnerConfig:
+    """The runner's docker config, and why it is not used when it is not."""
+
+    content: Mapping[str, Any]
+    warning: str | None = None
+
+
+def load_runner_config(env: Mapping[str, str]) -> RunnerConfig:
+    """The runner's docker config (as docker/login-action or `docker login` wrote it). One
+    that cannot be read is ignored with a warning naming the file and where it is wrong,
+    never its content (it holds credentials)."""
     path = runner_docker_config_path(env)
     if path is None:
-        return {}
+        return RunnerConfig({})
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    except json.JSONDecodeError as e:
+        why = f"is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+    except UnicodeDecodeError:
+        why = "is not UTF-8 text"
+    except OSError as e:
+        why = f"cannot be read ({e.strerror or e})"
+    else:
+        if isinstance(data, dict):
+            return RunnerConfig(data)
+        why = "is not a JSON object"
+    return RunnerConfig({}, f"the docker config {path} {why}: its credentials are not used")
 
 
 @dataclass
