@@ -32,9 +32,12 @@ def test_capabilities_are_read_from_proc_status() -> None:
 @pytest.mark.parametrize(
     ("drop", "message"),
     [
-        (1 << 18, "lacks the SYS_CHROOT capability"),
-        (1 << 27, "lacks the MKNOD capability"),
-        ((1 << 18) | (1 << 27), "lacks the SYS_CHROOT and MKNOD capabilities"),
+        (1 << 18, "lacks the SYS_CHROOT capability: .*; add it to the runner container"),
+        (1 << 27, "lacks the MKNOD capability: .*; add it to the runner container"),
+        (
+            (1 << 18) | (1 << 27),
+            "lacks the SYS_CHROOT and MKNOD capabilities: .*; add them to the runner container",
+        ),
     ],
 )
 def test_a_missing_capability_names_it_and_the_fix(drop: int, message: str) -> None:

@@ -5,6 +5,7 @@ test_e2e_nonroot.py; these cover the pieces."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -21,7 +22,8 @@ from kaniko_action.sandbox.privileges import (
     no_root_message,
     pin_docker_config,
     probe_argv,
-    sudo_refusal,
+    audit_note,
+    probe_sudo,
 )
 from kaniko_action.utils.fs import hand_back
 from kaniko_action.workflow.commands import Workflow
@@ -123,10 +125,10 @@ def test_no_new_privs_is_explained_before_sudo_is_tried(monkeypatch: pytest.Monk
     monkeypatch.delenv(REEXEC_MARK, raising=False)
     monkeypatch.setattr(privileges, "no_new_privs", lambda: True)
 
-    def no_probe(_sudo: str) -> str:
+    def no_probe(_sudo: str) -> tuple[str | None, list[str]]:
         raise AssertionError("sudo cannot help with no_new_privs set")
 
-    monkeypatch.setattr(privileges, "sudo_refusal", no_probe)
+    monkeypatch.setattr(privileges, "probe_sudo", no_probe)
     with pytest.raises(PrivilegeError, match="allowPrivilegeEscalation: false"):
         ensure_root("/a/entrypoint.py", [])
 
@@ -141,15 +143,38 @@ def test_sudo_refusal_reports_what_sudo_said_not_its_host_name_warning(tmp_path:
         "exit 1\n"
     )
     fake.chmod(0o755)
-    assert sudo_refusal(str(fake)) == "sudo: a password is required"
+    assert probe_sudo(str(fake))[0] == "sudo: a password is required"
 
 
 def test_sudo_refusal_is_none_when_the_command_runs() -> None:
-    assert sudo_refusal("/bin/true") is None
+    assert probe_sudo("/bin/true") == (None, [])
 
 
 def test_sudo_refusal_reports_a_missing_program() -> None:
-    assert sudo_refusal("/nonexistent/sudo") is not None
+    assert probe_sudo("/nonexistent/sudo")[0] is not None
+
+
+@needs_root
+def test_sudos_audit_complaint_is_explained_once() -> None:
+    """Without AUDIT_WRITE (CRI-O's default set) sudo complains into every job log."""
+    import shutil
+    import subprocess
+
+    sudo = shutil.which("sudo")
+    assert sudo is not None
+    script = (
+        "import json; from kaniko_action.sandbox.privileges import probe_sudo; "
+        f"print(json.dumps(probe_sudo({sudo!r})))"
+    )
+    dropped = subprocess.run(
+        ["capsh", "--drop=cap_audit_write", "--", "-c", f"{sys.executable} -c \"{script}\""],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
+    ).stdout  # fmt: skip
+    refusal, said = json.loads(dropped)
+    assert refusal is None
+    note = audit_note(said)
+    assert note is not None and "AUDIT_WRITE" in note and "harmless" in note
+    assert audit_note(probe_sudo(sudo)[1]) is None
 
 
 @needs_root

@@ -17,7 +17,7 @@ from ..utils.linux import status_field
 CAP_MKNOD = 27
 CAP_SYS_CHROOT = 18
 _CAPABILITY_FIX = (
-    "add it to the runner container: securityContext.capabilities.add: [SYS_CHROOT, MKNOD] "
+    "to the runner container: securityContext.capabilities.add: [SYS_CHROOT, MKNOD] "
     "(containerd and Docker grant both to root containers by default; CRI-O and OpenShift "
     "do not)"
 )
@@ -48,9 +48,11 @@ def check_capabilities(status_text: str | None = None, euid: int | None = None) 
     ]
     if missing:
         names = " and ".join(missing)
+        several = len(missing) > 1
         raise SandboxError(
-            f"the runner lacks the {names} capabilit{'ies' if len(missing) > 1 else 'y'}: "
-            f"kaniko-build needs chroot and device nodes; {_CAPABILITY_FIX}"
+            f"the runner lacks the {names} capabilit{'ies' if several else 'y'}: "
+            f"kaniko-build needs chroot and device nodes; add {'them' if several else 'it'} "
+            f"{_CAPABILITY_FIX}"
         )
 
 

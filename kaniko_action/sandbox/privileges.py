@@ -27,6 +27,8 @@ from ..utils.linux import status_field
 REEXEC_MARK = "KANIKO_BUILD_ELEVATED"
 OFFICIAL_SUDOERS = ("%sudo ALL=(ALL:ALL) NOPASSWD:ALL", 'Defaults env_keep += "DEBIAN_FRONTEND"')
 PROBE_TIMEOUT_SECONDS = 30.0
+# What sudo prints, and goes on, when it may not write to the kernel's audit log.
+AUDIT = "unable to send audit message"
 
 
 class PrivilegeError(ActionError):
@@ -97,8 +99,9 @@ def no_new_privs(status_text: str | None = None) -> bool:
     return status_field("NoNewPrivs", status_text) == "1"
 
 
-def sudo_refusal(sudo: str, env: Mapping[str, str] | None = None) -> str | None:
-    """None when `sudo -n --preserve-env` runs this interpreter; else what sudo said."""
+def probe_sudo(sudo: str, env: Mapping[str, str] | None = None) -> tuple[str | None, list[str]]:
+    """Whether `sudo -n --preserve-env` runs this interpreter: None, or what sudo refused
+    with; and the lines sudo printed on the way."""
     import subprocess
 
     try:
@@ -112,15 +115,27 @@ def sudo_refusal(sudo: str, env: Mapping[str, str] | None = None) -> str | None:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return f"did not answer within {PROBE_TIMEOUT_SECONDS:.0f} s"
+        return f"did not answer within {PROBE_TIMEOUT_SECONDS:.0f} s", []
     except OSError as e:
-        return e.strerror or str(e)
-    if done.returncode == 0:
-        return None
+        return e.strerror or str(e), []
     said = [line.strip() for line in done.stderr.decode(errors="replace").splitlines()]
+    said = [line for line in said if line]
+    if done.returncode == 0:
+        return None, said
     # A host name missing from /etc/hosts is a warning sudo prints before anything else.
-    said = [line for line in said if line and "unable to resolve host" not in line]
-    return (said[0] if said else f"exit status {done.returncode}").rstrip(".")
+    told = [line for line in said if "unable to resolve host" not in line and AUDIT not in line]
+    return (told[0] if told else f"exit status {done.returncode}").rstrip("."), said
+
+
+def audit_note(said: Sequence[str]) -> str | None:
+    """What to say of sudo's audit complaint, once, before the re-run repeats it."""
+    if not any(AUDIT in line for line in said):
+        return None
+    return (
+        f'kaniko-build: sudo\'s "{AUDIT}" is harmless: the runner container lacks the '
+        "AUDIT_WRITE capability (CRI-O's default set), so sudo cannot write its audit "
+        "record; the build is not affected"
+    )
 
 
 def ensure_root(script: str, argv: Sequence[str]) -> None:
@@ -137,9 +152,12 @@ def ensure_root(script: str, argv: Sequence[str]) -> None:
     sudo = shutil.which("sudo")
     if sudo is None:
         raise PrivilegeError(no_root_message(uid, "there is no `sudo` on PATH"))
-    refusal = sudo_refusal(sudo)
+    refusal, said = probe_sudo(sudo)
     if refusal is not None:
         raise PrivilegeError(no_root_message(uid, f"`sudo -n` refused ({refusal})"))
+    note = audit_note(said)
+    if note:
+        print(note, flush=True)
     pin_docker_config(os.environ)
     # sudo keeps this process's pid: the re-run knows its parent by it.
     os.environ[REEXEC_MARK] = str(os.getpid())
