@@ -330,9 +330,7 @@ def test_missing_capabilities_are_named_with_the_fix(
     """A runtime that does not grant SYS_CHROOT and MKNOD (CRI-O): sudo works, but root
     cannot chroot or make device nodes. Nor AUDIT_WRITE, of which sudo complains: that is
     said to be harmless, once."""
-    job = Job(
-        RunnerMachine(tmp_path), setpriv=("--bounding-set=-sys_chroot,-mknod,-audit_write",)
-    )
+    job = Job(RunnerMachine(tmp_path), setpriv=("--bounding-set=-sys_chroot,-mknod,-audit_write",))
     error, run = runner_refused(job, registry, busybox_image)
     assert "lacks the SYS_CHROOT and MKNOD capabilities" in error
     assert "; add them to the runner container" in error

@@ -17,12 +17,12 @@ from kaniko_action.sandbox import privileges
 from kaniko_action.sandbox.privileges import (
     REEXEC_MARK,
     PrivilegeError,
+    audit_note,
     elevation_argv,
     ensure_root,
     no_root_message,
     pin_docker_config,
     probe_argv,
-    audit_note,
     probe_sudo,
 )
 from kaniko_action.utils.fs import hand_back
