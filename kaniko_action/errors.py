@@ -7,6 +7,9 @@ class ActionError(Exception):
     """A failure the user can act on; its message is shown as an error annotation."""
 
     title = "kaniko-build"
+    # True for an error naming something the machine the step runs on lacks (root, sudo,
+    # capabilities, the executor): in a job container, that machine is the container.
+    lacks_on_runner = False
 
 
 class InputError(ActionError):
@@ -23,6 +26,12 @@ class SandboxError(ActionError):
     """The chroot could not be prepared or cleaned up."""
 
     title = "Sandbox"
+
+
+class RunnerLacks(SandboxError):
+    """The machine the step runs on lacks a capability or the executor."""
+
+    lacks_on_runner = True
 
 
 class BuildFailed(ActionError):

@@ -15,8 +15,9 @@ def main(script: str, argv: Sequence[str]) -> int:
         ensure_root(script, argv)
     except ActionError as e:
         from .workflow.commands import Workflow
+        from .workflow.job_container import explained
 
-        Workflow(os.environ).error(str(e), title=e.title)
+        Workflow(os.environ).error(explained(e, os.environ), title=e.title)
         return 1
     parent = sudo_parent()
     if parent is not None:

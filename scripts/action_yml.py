@@ -24,6 +24,21 @@ branding:
 """
 
 
+# A job container (`container:`, kubernetes mode) runs the step in the user's image, which may
+# have no python3; the runner mounts the workspace under /__w there.
+RUN_SCRIPT = """\
+if ! command -v python3 >/dev/null; then
+  case "$GITHUB_WORKSPACE" in
+    /__w/*) where=" This job runs its steps in its container (container:, or actions-runner-controller's kubernetes mode): use as the job's container the runner image built from kaniko-build's Dockerfile, which has python3, sudo and /kaniko." ;;
+    *) where="" ;;
+  esac
+  echo "::error title=Runner::kaniko-build needs python3 (3.9 or later) on PATH, and this step's PATH has none.$where"
+  exit 1
+fi
+exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"
+"""
+
+
 def render() -> str:
     q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
     lines = [HEADER.rstrip("\n"), "inputs:"]
@@ -47,7 +62,8 @@ def render() -> str:
         "      shell: bash",
         "      # exec: a cancelled run signals the step's own process only (SIGINT, then",
         "      # SIGTERM, then SIGKILL); the action must be that process, not a shell around it.",
-        '      run: exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"',
+        "      run: |",
+        *(f"        {line}" if line else "" for line in RUN_SCRIPT.splitlines()),
         "      env:",
     ]
     lines += [f"        {env_name(i.name)}: ${{{{ inputs.{i.name} }}}}" for i in INPUTS]

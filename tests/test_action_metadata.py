@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from kaniko_action.build.outputs import OUTPUTS
@@ -43,7 +45,7 @@ def test_every_input_reaches_the_script_through_env_only() -> None:
     assert action["runs"]["using"] == "composite"
     (step,) = action["runs"]["steps"]
     # The step's process must be the action itself: the runner signals only that process.
-    assert step["run"] == 'exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
+    assert step["run"].splitlines()[-1] == 'exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
     assert "${{" not in step["run"]
     assert step["env"] == {env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS}
 
@@ -59,3 +61,26 @@ def test_readme_table_is_generated_from_action_yml() -> None:
     assert module.updated_readme(readme, load_action()) == readme, (
         "README.md's inputs/outputs table is stale: run python3 scripts/readme_table.py"
     )
+
+
+@pytest.mark.parametrize(
+    ("workspace", "container"),
+    [("/home/runner/_work/app/app", False), ("/__w/app/app", True)],
+)
+def test_a_step_without_python3_says_so(tmp_path: Path, workspace: str, container: bool) -> None:
+    """A job container's image may have no python3: one error, naming the image to use
+    when the workspace is where the runner mounts it in job containers."""
+    (step,) = load_action()["runs"]["steps"]
+    script = tmp_path / "step.sh"
+    script.write_text(step["run"])
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    done = subprocess.run(
+        ["/bin/bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script)],
+        env={"PATH": str(empty), "GITHUB_WORKSPACE": workspace, "GITHUB_ACTION_PATH": "/x"},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    (line,) = done.stdout.splitlines()
+    assert line.startswith("::error title=Runner::kaniko-build needs python3 (3.9 or later)")
+    assert ("runner image built from kaniko-build's Dockerfile" in line) == container

@@ -158,3 +158,30 @@ def test_every_diagnostic_in_the_guide_is_what_the_action_says(tmp_path: Path) -
         assert any(fragment in m for m in messages), f"the action never says {fragment!r}"
     for message in messages:
         assert any(f in message for f in quoted), f"the guide does not explain: {message}"
+
+
+def test_the_kubernetes_mode_pod_template_adds_exactly_the_two_capabilities() -> None:
+    template = yaml.safe_load((ROOT / "deploy" / "job-pod-template.yaml").read_text())
+    assert template == {
+        "spec": {
+            "containers": [
+                {
+                    "name": "$job",
+                    "securityContext": {
+                        "allowPrivilegeEscalation": True,
+                        "capabilities": {"add": ["SYS_CHROOT", "MKNOD"]},
+                    },
+                }
+            ]
+        }
+    }
+
+
+def test_the_container_job_example_uses_the_runner_image_with_the_capabilities() -> None:
+    workflow = yaml.safe_load((ROOT / "deploy" / "container-job.yml").read_text())
+    (job,) = workflow["jobs"].values()
+    container = job["container"]
+    assert container["image"] == lookup(values(), "template.spec.containers[runner].image")
+    assert container["options"] == "--cap-add SYS_CHROOT --cap-add MKNOD"
+    uses = [step["uses"] for step in job["steps"]]
+    assert uses[-1].endswith("/kaniko-build@v3")

@@ -23,6 +23,7 @@ from ..spec.build_spec import BuildSpec, build_spec
 from ..spec.inputs import read_raw_inputs
 from ..spec.paths import workspace_of
 from ..workflow.commands import Phases, Workflow
+from ..workflow.job_container import explained
 from ..workflow.masking import build_masks
 from .context import RunContext
 from .outputs import publish
@@ -140,8 +141,8 @@ def _run(env: Mapping[str, str], workflow: Workflow, cancel: CancelState) -> int
             workflow.error(failure, title=e.title, file=rel, line=line, endLine=end)
     except ActionError as e:
         phases.end()
-        workflow.error(str(e), title=e.title)
-        failure, status = str(e), 1
+        failure, status = explained(e, env), 1
+        workflow.error(failure, title=e.title)
     except OSError as e:
         # The sandbox is already gone (its context manager removes it on any exception).
         phases.end()

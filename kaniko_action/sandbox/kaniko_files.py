@@ -8,7 +8,7 @@ import os
 from collections.abc import Collection
 from pathlib import Path
 
-from ..errors import SandboxError
+from ..errors import RunnerLacks, SandboxError
 from ..utils.filecopy import Copier
 from ..utils.pem import merge_bundles, runner_bundle
 
@@ -48,7 +48,7 @@ def elf_interpreter(path: Path) -> str | None:
 def check_executor_dir(executor_dir: Path) -> None:
     exe = executor_path(executor_dir)
     if not exe.is_file() or not os.access(exe, os.X_OK):
-        raise SandboxError(
+        raise RunnerLacks(
             f"no kaniko executor at {exe} (input 'executor-dir'); the runner image needs "
             "`COPY --from=<kaniko executor image> /kaniko /kaniko`"
         )

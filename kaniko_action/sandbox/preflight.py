@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SandboxError
+from ..errors import RunnerLacks, SandboxError
 from ..utils.linux import status_field
 
 CAP_MKNOD = 27
@@ -34,7 +34,7 @@ def effective_capabilities(status_text: str | None = None) -> int | None:
 def check_capabilities(status_text: str | None = None, euid: int | None = None) -> None:
     """Refuse to start without root, CAP_SYS_CHROOT or CAP_MKNOD."""
     if (os.geteuid() if euid is None else euid) != 0:
-        raise SandboxError(
+        raise RunnerLacks(
             "kaniko-build needs root for chroot and device nodes: run it as root, or through "
             "passwordless sudo (the action re-runs itself with `sudo -n` when it can)"
         )
@@ -49,7 +49,7 @@ def check_capabilities(status_text: str | None = None, euid: int | None = None) 
     if missing:
         names = " and ".join(missing)
         several = len(missing) > 1
-        raise SandboxError(
+        raise RunnerLacks(
             f"the runner lacks the {names} capabilit{'ies' if several else 'y'}: "
             f"kaniko-build needs chroot and device nodes; add {'them' if several else 'it'} "
             f"{_CAPABILITY_FIX}"

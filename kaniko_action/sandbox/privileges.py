@@ -35,6 +35,7 @@ class PrivilegeError(ActionError):
     """Neither root nor passwordless sudo."""
 
     title = "Needs root"
+    lacks_on_runner = True
 
 
 def elevation_argv(script: str, argv: Sequence[str], sudo: str) -> list[str]:
