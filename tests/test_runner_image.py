@@ -20,8 +20,16 @@ from pathlib import Path
 import pytest
 
 from .conftest import executor_dir
-from .support.act import WORKFLOW, ActProject, act_binary, parse_results, render_workflow
+from .support.act import (
+    WORKFLOW,
+    ActProject,
+    ActRun,
+    act_binary,
+    parse_results,
+    render_workflow,
+)
 from .support.action import ROOT, ActionHarness
+from .support.dockerd import Dockerd
 from .support.hostcheck import HostSnapshot
 from .support.images import busybox_layer
 from .support.registry import Registry
@@ -341,3 +349,108 @@ def test_reusable_workflow_dispatch_form(
     assert "srv/app.txt" not in files
     labels = client.image_config("team/dispatched", "1")["config"]["Labels"]
     assert labels == {"org.opencontainers.image.title": "dispatched"}
+
+
+CONTAINER_JOB = """\
+name: build
+on: push
+permissions:
+  contents: read
+jobs:
+  build:
+    runs-on: self-hosted
+    container:
+      image: {image}
+      options: --cap-add SYS_CHROOT --cap-add MKNOD
+    steps:
+      - uses: actions/checkout@v4
+        with:
+          persist-credentials: false
+      - name: Mark the container's state
+        run: touch /tmp/.before && sleep 1
+      - id: kaniko
+        uses: ./
+        with:
+          push: true
+          tags: {tag}
+          insecure-registries: {insecure}
+      - name: Report
+        if: always()
+        env:
+          DIGEST: ${{{{ steps.kaniko.outputs.digest }}}}
+        run: |
+          echo "result digest=$DIGEST"
+          echo "result workspace=$GITHUB_WORKSPACE"
+          find / -xdev -newer /tmp/.before -not -path "$GITHUB_WORKSPACE/*" | sed 's/^/result changed=/'
+          ps -eo args | grep -v grep | grep -e kaniko -e executor | sed 's/^/result process=/' || true
+"""
+
+
+@pytest.fixture(scope="module")
+def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
+    with Dockerd.start(tmp_path_factory.mktemp("dockerd")) as daemon:
+        yield daemon
+
+
+def container_job(
+    tmp_path: Path, daemon: Dockerd, registry: Registry, image: str, tag: str
+) -> tuple[ActRun, dict[str, list[str]]]:
+    """A `container:` job whose steps act runs with `docker exec` in `image` (pulled from
+    the test registry into the test's own daemon), as the image's user; its results, read
+    from the job's log (the container's files are gone with it)."""
+    daemon.docker("pull", "-q", image)
+    project = ActProject(tmp_path, extra_env={"DOCKER_HOST": daemon.host}, extra_args=("--rm",))
+    project.write(
+        "Dockerfile", f"FROM {registry.ref('base/busybox', 'latest')}\nCOPY app.txt /srv/\n"
+    )
+    project.write("app.txt", "built in a job container\n")
+    project.write(
+        ".github/workflows/build.yml",
+        CONTAINER_JOB.format(image=image, tag=tag, insecure=registry.host),
+    )
+    run = project.run(timeout=600)
+    results: dict[str, list[str]] = {}
+    for line in run.log.splitlines():
+        _, found, rest = line.partition("| result ")
+        if found:
+            name, _, value = rest.partition("=")
+            results.setdefault(name, []).append(value.strip())
+    assert run.host_changes == [], "\n".join(run.host_changes)
+    assert daemon.containers() == [], "act left its job container"
+    # What changed in the container while the action ran: the mtimes of / (act copies each
+    # step's script into the container), of RUNNER_TEMP (/tmp: the work directory made and
+    # removed) and sudo's first-use flag in the user's home. Nothing else.
+    allowed = {"/", "/tmp", "/home/runner", f"/home/runner/{SUDO_FLAG}"}
+    assert set(results.get("changed", [])) <= allowed, results["changed"]
+    assert results.get("process") is None, results["process"]
+    return run, results
+
+
+def test_a_container_job_in_the_runner_image_builds_and_pushes(
+    tmp_path: Path, runner_image: BuiltImage, dockerd: Dockerd, registry: Registry,
+    busybox_image: str,
+) -> None:  # fmt: skip
+    """The runner image as the job's container, as `runner` through its sudo: the build
+    runs in the container, outputs reach the next step, the container is left as found."""
+    tag = registry.ref("team/in-container", "1")
+    run, results = container_job(tmp_path, dockerd, registry, registry.ref(IMAGE_REPO, "1"), tag)
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    manifest = client.get_manifest("team/in-container", "1")
+    assert results["digest"] == [manifest.digest]
+    assert client.image_files("team/in-container", "1")["srv/app.txt"].text == (
+        "built in a job container\n"
+    )
+
+
+def test_a_container_job_in_an_image_without_kaniko_is_told_which_image_to_use(
+    tmp_path: Path, runner_image: BuiltImage, dockerd: Dockerd, registry: Registry,
+    busybox_image: str,
+) -> None:  # fmt: skip
+    image = registry.ref("standin/actions-runner", "test")  # python3 and sudo, no /kaniko
+    run, _ = container_job(tmp_path, dockerd, registry, image, registry.ref("team/no", "1"))
+    assert run.returncode != 0
+    assert "no kaniko executor at /kaniko/executor" in run.log
+    assert "this job has `container:`, so every step, this one included, runs in that" in run.log
+    assert "the runner image built from kaniko-build's Dockerfile" in run.log
+    assert "team/no" not in registry.client().catalog()

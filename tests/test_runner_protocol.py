@@ -160,7 +160,22 @@ def test_a_file_command_of_another_user_is_not_written(tmp_path: Path) -> None:
     env = {"GITHUB_ACTIONS": "true", "GITHUB_OUTPUT": str(other), "SUDO_UID": "1001"}
     Workflow(env, buf).set_output("digest", "sha256:1")
     assert other.read_text() == ""
-    assert "owned by uid 1002, not by the job's user (uid 1001)" in buf.getvalue()
+    assert "not writable by the job's user (uid 1001): owned by uid 1002, mode 644" in (
+        buf.getvalue()
+    )
+
+
+def test_the_job_users_writable_files_are_written_by_the_re_run(tmp_path: Path) -> None:
+    """act's file-command files in a job container are root's, mode 0666."""
+    env = {"GITHUB_ACTIONS": "true", "SUDO_UID": "1001"}
+    for name, uid, mode in (("own", 1001, 0o644), ("acts", 0, 0o666)):
+        path = tmp_path / name
+        path.write_text("")
+        os.chown(path, uid, uid)
+        path.chmod(mode)
+        buf = io.StringIO()
+        Workflow({**env, "GITHUB_OUTPUT": str(path)}, buf).set_output("a", "b")
+        assert "a<<" in path.read_text() and buf.getvalue() == "", name
 
 
 def test_a_hard_link_to_roots_file_is_not_written_by_root(tmp_path: Path) -> None:

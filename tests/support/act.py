@@ -147,6 +147,10 @@ class ActProject:
     """
 
     base: Path
+    # Added to act's environment and command line: DOCKER_HOST and `--rm` (remove the job's
+    # container after a failure too) for `container:` jobs.
+    extra_env: dict[str, str] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
     repo: Path = field(init=False)
     cache: Path = field(init=False)
     xdg: Path = field(init=False)
@@ -212,6 +216,7 @@ class ActProject:
             "--action-cache-path", str(self.cache),
             "--no-cache-server",
             *extra,
+            *self.extra_args,
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:
@@ -225,6 +230,7 @@ class ActProject:
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env["XDG_CACHE_HOME"] = str(self.xdg / "cache")
         env["XDG_CONFIG_HOME"] = str(self.xdg / "config")
+        env.update(self.extra_env)
         return env
 
     @property
