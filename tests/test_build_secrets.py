@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -12,6 +13,8 @@ from kaniko_action.executor.probe import offers_secrets
 from kaniko_action.sandbox.layout import KANIKO_DIR, chroot_layout
 from kaniko_action.spec.paths import BuildPaths
 from kaniko_action.spec.secrets import BuildSecret, parse_secrets, records, secret_input
+
+from .support.fifo import error_without_waiting
 
 SECRET = "s3cr3t-Value,with=signs"
 
@@ -76,7 +79,7 @@ def test_the_three_inputs(tmp_path: Path) -> None:
         ({"secrets": f"a,b={SECRET}"}, r"input 'secrets': line 1: the id"),
         ({"secrets": f"a={SECRET}\na=2"}, r"input 'secrets': line 2: id 'a' is also given in 'secrets'"),
         ({"secrets": "a=1", "secret_envs": "a=HOME"}, r"input 'secret-envs': line 1: id 'a' is also given"),
-        ({"secret_files": "f=missing.txt"}, r"input 'secret-files': 'missing.txt' is not a file"),
+        ({"secret_files": "f=missing.txt"}, r"input 'secret-files': line 1 \(id 'f'\): the file does not exist"),
         ({"secret_files": "f="}, r"input 'secret-files': line 1: no path after 'f='"),
         ({"secret_envs": "e=NOT_SET_ANYWHERE"}, r"input 'secret-envs': entry 1: environment variable NOT_SET_ANYWHERE is not set"),
         ({"secret_envs": "e=not a name"}, r"input 'secret-envs': entry 1: 'not a name' is not an environment"),
@@ -88,6 +91,108 @@ def test_refused_without_repeating_values(
     with pytest.raises(InputError, match=message) as caught:
         parse_secrets(raw(**inputs), tmp_path, {"HOME": "/root"})
     assert "s3cr3t" not in str(caught.value)
+
+
+ROOT_ONLY = "root-only-Host-Key-4Vq"
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """(workspace, RUNNER_TEMP, a root-only runner file outside both)."""
+    workspace, temp = tmp_path / "ws", tmp_path / "temp"
+    workspace.mkdir()
+    temp.mkdir()
+    secret = tmp_path / "rootonly"
+    secret.write_text(ROOT_ONLY)
+    secret.chmod(0o600)
+    (workspace / "certs").mkdir()
+    (workspace / "certs" / "real.pem").write_text("in the workspace")
+    return workspace, temp, secret
+
+
+def files_of(workspace: Path, temp: Path, value: str) -> tuple[BuildSecret, ...]:
+    return parse_secrets(raw(secret_files=value), workspace, {}, temp)
+
+
+OUTSIDE = r"the file resolves to a path not inside the workspace or RUNNER_TEMP"
+THROUGH_LINK = (
+    r"the file resolves through a symlink to a path not inside the workspace or RUNNER_TEMP"
+)
+
+
+@pytest.mark.parametrize(
+    ("make", "value", "message"),
+    [
+        (None, "cert=../rootonly", OUTSIDE),
+        (None, "cert={secret}", OUTSIDE),
+        # The pull request replaced a committed file by a link to a runner file.
+        (lambda ws, s: (ws / "certs" / "internal-ca.pem").symlink_to(s), "cert=certs/internal-ca.pem", THROUGH_LINK),
+        # ... or a directory on the way.
+        (lambda ws, s: (ws / "linked").symlink_to(s.parent), "cert=linked/rootonly", THROUGH_LINK),
+        (lambda ws, s: os.mkfifo(ws / "fifo"), "cert=fifo", r"the file is not a regular file"),
+        (lambda ws, s: None, "cert=certs", r"the file is not a regular file"),
+        (lambda ws, s: (ws / "big").write_bytes(b"x" * (500 * 1024 + 1)), "cert=big", r"the file is larger than 500 KiB"),
+        (lambda ws, s: (ws / "dangling").symlink_to(ws / "gone"), "cert=dangling", r"the file does not exist"),
+    ],
+)  # fmt: skip
+def test_secret_files_stay_in_the_workspace(
+    hostile: tuple[Path, Path, Path], make: object, value: str, message: str
+) -> None:
+    workspace, temp, secret = hostile
+    if callable(make):
+        make(workspace, secret)
+    with pytest.raises(
+        InputError, match=rf"input 'secret-files': line 2 \(id 'cert'\): {message}"
+    ) as caught:
+        files_of(workspace, temp, "ok=certs/real.pem\n" + value.format(secret=secret))
+    assert str(secret) not in str(caught.value) and "rootonly" not in str(caught.value)
+
+
+def test_secret_files_in_the_workspace_or_runner_temp(hostile: tuple[Path, Path, Path]) -> None:
+    workspace, temp, _secret = hostile
+    (temp / "token").write_text("from an earlier step")
+    (workspace / "link.pem").symlink_to("certs/real.pem")  # a link that stays inside
+    (workspace / "limit").write_bytes(b"x" * (500 * 1024))
+    found = files_of(workspace, temp, f"a=certs/real.pem\nb={temp}/token\nc=link.pem\nd=limit")
+    assert [s.source for s in found] == [
+        str(workspace / "certs" / "real.pem"),
+        str(temp / "token"),
+        str(workspace / "certs" / "real.pem"),
+        str(workspace / "limit"),
+    ]
+    assert found[2].value({}) == b"in the workspace"
+    (temp / "kaniko-build-1234").mkdir()
+    (temp / "kaniko-build-1234" / "s").write_text("another build's")
+    with pytest.raises(InputError, match=r"line 1 \(id 'x'\): the file is inside a kaniko-build"):
+        files_of(workspace, temp, f"x={temp}/kaniko-build-1234/s")
+
+
+def test_a_secret_file_replaced_after_the_spec_is_not_followed(
+    hostile: tuple[Path, Path, Path],
+) -> None:
+    workspace, temp, secret = hostile
+    (found,) = files_of(workspace, temp, "cert=certs/real.pem")
+    (workspace / "certs" / "real.pem").unlink()
+    (workspace / "certs" / "real.pem").symlink_to(secret)
+    with pytest.raises(InputError, match=r"input 'secret-files': id 'cert': the file is not a"):
+        found.value({})
+    (workspace / "certs" / "real.pem").unlink()
+    (workspace / "certs" / "real.pem").write_bytes(b"x" * (500 * 1024 + 1))
+    with pytest.raises(InputError, match=r"id 'cert': the file is larger than 500 KiB"):
+        found.value({})
+
+
+def test_a_secret_file_replaced_by_a_fifo_is_refused_without_waiting(
+    hostile: tuple[Path, Path, Path],
+) -> None:
+    workspace, temp, _secret = hostile
+    (found,) = files_of(workspace, temp, "cert=certs/real.pem")
+    fifo = workspace / "certs" / "real.pem"
+    fifo.unlink()
+    os.mkfifo(fifo)
+    error = error_without_waiting(fifo, lambda: found.value({}))
+    assert isinstance(error, InputError)
+    assert "id 'cert': the file is not a regular file" in str(error)
 
 
 def test_flags_name_files_only() -> None:

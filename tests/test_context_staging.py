@@ -16,12 +16,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kaniko_action.dockerfile.ignore import Matcher, UnsupportedPattern, read_patterns
+from kaniko_action.errors import InputError
 from kaniko_action.sandbox.layout import chroot_layout, host_path
+from kaniko_action.spec.build_spec import build_spec
+from kaniko_action.spec.inputs import DEFAULTS
 from kaniko_action.spec.paths import resolve_paths
 from kaniko_action.staging.context import ContextReport
-from kaniko_action.staging.files import stage_context
+from kaniko_action.staging.files import stage_certificates, stage_context
 
 from .support import oracle
+from .support.fifo import error_without_waiting
 
 T0 = 946684800 * 10**9
 
@@ -260,6 +264,47 @@ def test_the_runner_files_are_not_shared(ws: Path, tmp_path: Path) -> None:
     os.chmod(copy, 0o777)
     assert (ws / "data.txt").read_text() == "original\n"
     assert stat.S_IMODE((ws / "data.txt").stat().st_mode) == 0o644
+
+
+@pytest.mark.parametrize("replaced", ["ca.pem", "c.crt", "c.key"])
+@pytest.mark.parametrize("by", ["link", "fifo", "large"])
+def test_certificates_replaced_after_the_spec_are_not_staged(
+    ws: Path, tmp_path: Path, replaced: str, by: str
+) -> None:
+    """The spec checked the files; what staging reads is checked again on the descriptor it
+    reads from: a link to a runner file, a fifo (no wait) or a huge file is refused."""
+    for name in ("ca.pem", "c.crt", "c.key"):
+        write(ws, name, f"{name} content\n")
+    raw = dict(DEFAULTS)
+    raw.update(
+        {
+            "tags": "r/a:1",
+            "registry-certificates": "reg:5000=ca.pem",
+            "registry-client-certs": "reg:5000=c.crt,c.key",
+        }
+    )
+    spec = build_spec(raw, str(ws))
+    layout = chroot_layout(spec.paths)
+    root = tmp_path / "root"
+    stage_certificates(str(root), spec, layout)
+    assert Path(host_path(str(root), layout.client_cert(0)[1])).read_text() == "c.key content\n"
+
+    runner_file = write(tmp_path, "rootonly", "runner key\n", 0o600)
+    (ws / replaced).unlink()
+    if by == "link":
+        (ws / replaced).symlink_to(runner_file)
+    elif by == "fifo":
+        os.mkfifo(ws / replaced)
+    else:
+        (ws / replaced).write_bytes(b"x" * (1024 * 1024 + 1))
+    why = {"link": "is not a regular file", "fifo": "is not a regular file", "large": "is larger"}
+    error = error_without_waiting(
+        ws / replaced, lambda: stage_certificates(str(tmp_path / "again"), spec, layout)
+    )
+    assert isinstance(error, InputError)
+    assert f"the file for reg:5000 ({ws / replaced}) {why[by]}" in str(error)
+    staged = [p for p in (tmp_path / "again").rglob("*") if p.is_file()]
+    assert all(p.read_bytes() != b"runner key\n" for p in staged)
 
 
 # ---------------------------------------------------- property: against patternmatcher

@@ -153,3 +153,33 @@ def test_bad_secret_lines_never_echo_the_value(
     assert "input 'secrets': line 2 is not of the form id=... (no '=')" in run.stdout
     assert VALUE.replace("=", "") not in run.stdout
     assert_clean(run)
+
+
+@pytest.mark.parametrize("harness", ["fork"], indirect=True)
+def test_a_secret_file_linked_to_a_runner_file_is_refused_before_building(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
+    """The pull request replaced a committed secret file by a link to a root-only runner
+    file: the inputs are refused, nothing is created and the file is read by nobody."""
+    runner_file = harness.workspace.parent / "runner-only.key"
+    runner_file.write_text(FILE_TEXT)
+    runner_file.chmod(0o600)
+    harness.write("Dockerfile", DOCKERFILE.format(base=busybox_image))
+    (harness.workspace / "secrets").mkdir()
+    (harness.workspace / "secrets" / "cert.pem").symlink_to(runner_file)
+    run = harness.run(
+        tags=f"{registry.host}/secrets/linked:1",
+        insecure_registries=registry.host,
+        secret_files="cert=secrets/cert.pem",
+    )
+    assert run.returncode == 1
+    (error,) = [line for line in run.stdout.splitlines() if line.startswith("::error")]
+    assert (
+        "input 'secret-files': line 1 (id 'cert'): the file resolves through a symlink to a "
+        "path not inside the workspace or RUNNER_TEMP" in error
+    )
+    assert "Running: [" not in run.stdout
+    assert list(harness.runner_temp.iterdir()) == []
+    assert "secrets/linked" not in registry.client().catalog()
+    assert files_holding(harness.workspace.parent, SECRETS, (runner_file,)) == []
+    assert_clean(run)

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from kaniko_action.utils.fs import CrossesMount, mounts_under, remove_beneath, remove_tree
+from kaniko_action.utils.fs import (
+    CrossesMount,
+    NotRegular,
+    TooLarge,
+    mounts_under,
+    read_regular_file,
+    remove_beneath,
+    remove_tree,
+)
+
+from .support.fifo import error_without_waiting
 
 
 def test_removes_tree_with_links_and_locked_directories(tmp_path: Path) -> None:
@@ -105,3 +115,22 @@ def test_removing_beneath_a_root_never_follows_a_link_on_the_way(tmp_path: Path)
     remove_beneath(root, ("real", "secret-src"))
     assert not (root / "real" / "secret-src").exists()
     remove_beneath(root, ("real", "never-there"))
+
+
+def test_read_regular_file_reads_only_a_regular_file_within_the_limit(tmp_path: Path) -> None:
+    (tmp_path / "f").write_bytes(b"12345")
+    assert read_regular_file(tmp_path / "f", 5) == b"12345"
+    with pytest.raises(TooLarge):
+        read_regular_file(tmp_path / "f", 4)
+    (tmp_path / "link").symlink_to(tmp_path / "f")
+    with pytest.raises(NotRegular, match="is a symbolic link"):
+        read_regular_file(tmp_path / "link", 5)
+    with pytest.raises(NotRegular, match="is not a regular file"):
+        read_regular_file(tmp_path, 5)
+    os.mkfifo(tmp_path / "fifo")
+    error = error_without_waiting(
+        tmp_path / "fifo", lambda: read_regular_file(tmp_path / "fifo", 5)
+    )
+    assert isinstance(error, NotRegular)
+    with pytest.raises(FileNotFoundError):
+        read_regular_file(tmp_path / "missing", 5)

@@ -8,9 +8,11 @@ import base64
 import gzip
 import io
 import json
+import re
 import socket
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import pytest
@@ -180,6 +182,27 @@ def test_mutual_tls(mtls: Registry) -> None:
     assert client.manifest(mtls.host, "base/busybox", "latest").digest == (
         mtls.client().get_manifest("base/busybox", "latest").digest
     )
+
+
+@pytest.mark.parametrize("which", ["ca", "cert", "key"])
+def test_tls_files_are_read_without_following_a_link(
+    mtls: Registry, tmp_path: Path, which: str
+) -> None:
+    """The spec refused links leaving the workspace; one made since is not followed either
+    (the client reads each file from a descriptor opened with O_NOFOLLOW)."""
+    assert mtls.ca_cert_path and mtls.client_cert_path and mtls.client_key_path
+    files = {"ca": mtls.ca_cert_path, "cert": mtls.client_cert_path, "key": mtls.client_key_path}
+    link = tmp_path / f"{which}.pem"
+    link.symlink_to(files[which])
+    files[which] = link
+    trust = RegistryTrust(
+        registry_cas={mtls.host: (files["ca"],)},
+        client_certs={mtls.host: (files["cert"], files["key"])},
+    )
+    client = RegistryClient(trust, lambda _r: basic())
+    expected = f"cannot use a TLS file for registry {mtls.host}: {link} is a symbolic link"
+    with pytest.raises(RegistryRequestError, match=re.escape(expected)):
+        client.manifest(mtls.host, "base/busybox", "latest")
 
 
 def test_token_auth_with_scopes_per_repository(tokens: tuple[TokenServer, Registry]) -> None:

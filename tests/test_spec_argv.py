@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -205,7 +206,7 @@ def test_login_and_certificates(ws: Path) -> None:
         ({"username": "u", "password": "p", "registry": "ftp://x"}, r"input 'registry'"),
         (
             {"registry_certificates": "reg=missing.pem"},
-            r"input 'registry-certificates': 'missing.pem' is not a file",
+            r"input 'registry-certificates': 'missing.pem' \(for reg\) does not exist",
         ),
         (
             {"registry_certificates": "no-equals"},
@@ -221,6 +222,75 @@ def test_login_and_certificates(ws: Path) -> None:
 def test_bad_login_inputs(ws: Path, inputs: dict[str, str], message: str) -> None:
     with pytest.raises(InputError, match=message):
         invocation(ws, tags="r/a:1", **inputs)
+
+
+CERTIFICATE_INPUTS = [
+    ("registry_certificates", "reg:5000={}", "registry-certificates"),
+    ("registry_client_certs", "reg:5000={},c.key", "registry-client-certs"),
+    ("registry_client_certs", "reg:5000=c.crt,{}", "registry-client-certs"),
+]
+
+
+@pytest.mark.parametrize(("field", "template", "name"), CERTIFICATE_INPUTS)
+@pytest.mark.parametrize(
+    ("make", "value", "why"),
+    [
+        (None, "{relative}/rootonly", r"resolves to {secret}, which is not inside"),
+        (None, "{secret}", r"resolves to {secret}, which is not inside"),
+        (lambda ws, s: (ws / "ca.pem").symlink_to(s), "ca.pem", r"resolves to {secret} \(through a symlink in 'ca.pem'\)"),
+        (lambda ws, s: (ws / "certs").symlink_to(s.parent), "certs/rootonly", r"resolves to {secret} \(through a symlink"),
+        (lambda ws, s: os.mkfifo(ws / "fifo"), "fifo", r"is not a regular file"),
+        (lambda ws, s: (ws / "big.pem").write_bytes(b"x" * (1024 * 1024 + 1)), "big.pem", r"is larger than 1 MiB"),
+    ],
+)  # fmt: skip
+def test_certificate_files_stay_in_the_workspace(
+    ws: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    field: str,
+    template: str,
+    name: str,
+    make: object,
+    value: str,
+    why: str,
+) -> None:
+    """A pull request's link to a root-only runner file, `..`, an absolute path elsewhere, a
+    fifo or a huge file: refused while the spec is built, naming the input and the registry."""
+    outside = tmp_path_factory.mktemp("outside")
+    secret = outside / "rootonly"
+    secret.write_text("-----BEGIN PRIVATE KEY-----\nrunner\n")
+    secret.chmod(0o600)
+    temp = tmp_path_factory.mktemp("temp")
+    for other in ("c.crt", "c.key"):
+        (ws / other).write_text(other)
+    if callable(make):
+        make(ws, secret)
+    given = value.format(relative=os.path.relpath(outside, ws), secret=secret)  # ../outside
+    raw = dict(DEFAULTS)
+    raw.update({"tags": "r/a:1", field.replace("_", "-"): template.format(given)})
+    expected = rf"input '{name}': '{given}' \(for reg:5000\) " + why.format(secret=secret)
+    with pytest.raises(InputError, match=expected):
+        build_spec(raw, str(ws), runner_temp=str(temp))
+
+
+def test_certificate_files_in_runner_temp_and_links_inside(
+    ws: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    temp = tmp_path_factory.mktemp("temp")
+    (temp / "ca.pem").write_text("ca")
+    (ws / "c.crt").write_text("c")
+    (ws / "key.pem").write_text("k")
+    (ws / "c.key").symlink_to("key.pem")
+    raw = dict(DEFAULTS)
+    raw.update(
+        {
+            "tags": "r/a:1",
+            "registry-certificates": f"reg:5000={temp}/ca.pem",
+            "registry-client-certs": "reg:5000=c.crt,c.key",
+        }
+    )
+    spec = build_spec(raw, str(ws), runner_temp=str(temp))
+    assert spec.registry_certificates == (("reg:5000", temp / "ca.pem"),)
+    assert spec.registry_client_certs == (("reg:5000", ws / "c.crt", ws / "key.pem"),)
 
 
 def test_login_registry_defaults_to_docker_hub_for_short_names(ws: Path) -> None:

@@ -15,11 +15,13 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import os
 import socket
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -27,7 +29,9 @@ from typing import BinaryIO, Union
 from ..errors import ActionError
 from ..executor.diagnosis import explain
 from ..oci.media import ALL_MANIFESTS, IMAGE_MANIFESTS, sha256_digest
+from ..spec.paths import CERTIFICATE_FILE_LIMIT
 from ..spec.references import DOCKER_HUB
+from ..utils.fs import read_regular_file
 from .auth import (
     ANONYMOUS,
     Challenge,
@@ -58,6 +62,28 @@ class RegistryRequestError(ActionError):
         super().__init__(message)
         self.registry = registry
         self.status = status
+
+
+def _tls_file(registry: str, path: Path) -> bytes:
+    """A CA, certificate or key file, read without following a symlink (the inputs were
+    checked when the spec was built; the workspace may have changed since)."""
+    try:
+        return read_regular_file(path, CERTIFICATE_FILE_LIMIT)
+    except OSError as e:
+        raise RegistryRequestError(
+            f"cannot use a TLS file for registry {registry}: {e}", registry
+        ) from None
+
+
+@contextmanager
+def _in_memory(data: bytes) -> Iterator[str]:
+    """A path to `data` for the ssl module, which loads files only by name: a memfd of this
+    process, so what it loads is what was read and checked, not whatever the name leads to
+    by then."""
+    with os.fdopen(os.memfd_create("kaniko-build-tls", os.MFD_CLOEXEC), "w+b") as f:
+        f.write(data)
+        f.flush()
+        yield f"/proc/self/fd/{f.fileno()}"
 
 
 @dataclass(frozen=True)
@@ -163,10 +189,15 @@ class RegistryClient:
             if self.trust.ca_bundle:
                 context.load_verify_locations(cadata=self.trust.ca_bundle.decode("ascii"))
             for ca in self.trust.registry_cas.get(registry, ()):
-                context.load_verify_locations(cafile=str(ca))
+                with _in_memory(_tls_file(registry, ca)) as ca_path:
+                    context.load_verify_locations(cafile=ca_path)
         cert = self.trust.client_certs.get(registry)
         if cert is not None:
-            context.load_cert_chain(str(cert[0]), str(cert[1]))
+            with (
+                _in_memory(_tls_file(registry, cert[0])) as cert_path,
+                _in_memory(_tls_file(registry, cert[1])) as key_path,
+            ):
+                context.load_cert_chain(cert_path, key_path)
         self._contexts[registry] = context
         return context
 

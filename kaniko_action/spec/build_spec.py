@@ -16,13 +16,15 @@ from .exports import OutputPlan, parse_outputs
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
 from .paths import (
+    CERTIFICATE_FILE_LIMIT,
     OCI_LAYOUT_MARKER,
     BuildPaths,
+    input_file,
     is_within,
     output_path,
+    read_input,
     resolve_paths,
     runner_dir,
-    runner_file,
 )
 from .references import Reference, check_registry_host, parse_reference
 from .secrets import BuildSecret, parse_secrets
@@ -223,13 +225,31 @@ def _cache_settings(
     return cache, repo or None
 
 
+def read_certificate(name: str, registry: str, path: Path) -> bytes:
+    """A CA certificate, client certificate or key _certificates accepted, read without
+    following a symlink (`name`: its input)."""
+    return read_input(name, f"the file for {registry} ({path})", path, CERTIFICATE_FILE_LIMIT)
+
+
 def _certificates(
-    raw: Mapping[str, str], workspace: Path
+    raw: Mapping[str, str], workspace: Path, runner_temp: Path | None
 ) -> tuple[tuple[tuple[str, Path], ...], tuple[tuple[str, Path, Path], ...]]:
+    """The CA and client certificate files, each confined to the workspace or RUNNER_TEMP."""
+
+    def certificate_file(name: str, registry: str, value: str) -> Path:
+        return input_file(
+            name,
+            f"'{value}' (for {registry})",
+            workspace,
+            value,
+            runner_temp,
+            CERTIFICATE_FILE_LIMIT,
+        )
+
     cas: list[tuple[str, Path]] = []
     for registry, value in parse_pairs("registry-certificates", raw["registry-certificates"]):
         check_registry_host("registry-certificates", registry)
-        cas.append((registry, runner_file("registry-certificates", workspace, value)))
+        cas.append((registry, certificate_file("registry-certificates", registry, value)))
     clients: list[tuple[str, Path, Path]] = []
     for registry, value in parse_pairs("registry-client-certs", raw["registry-client-certs"]):
         check_registry_host("registry-client-certs", registry)
@@ -238,8 +258,8 @@ def _certificates(
             raise InputError(
                 "registry-client-certs", f"'{registry}={value}' is not registry=cert.pem,key.pem"
             )
-        cert = runner_file("registry-client-certs", workspace, parts[0])
-        key = runner_file("registry-client-certs", workspace, parts[1])
+        cert = certificate_file("registry-client-certs", registry, parts[0])
+        key = certificate_file("registry-client-certs", registry, parts[1])
         clients.append((registry, cert, key))
     return tuple(cas), tuple(clients)
 
@@ -389,7 +409,7 @@ def build_spec(
         )
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     login = parse_login(raw, references)
-    registry_certificates, registry_client_certs = _certificates(raw, paths.workspace)
+    registry_certificates, registry_client_certs = _certificates(raw, paths.workspace, temp)
     return BuildSpec(
         paths=paths,
         destinations=tuple(destinations),
@@ -425,7 +445,7 @@ def build_spec(
         registry_certificates=registry_certificates,
         registry_client_certs=registry_client_certs,
         platforms=platforms,
-        secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}),
+        secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}, temp),
         oci_tar_path=oci_tar_path,
         shm_size=compat.shm_size,
     )

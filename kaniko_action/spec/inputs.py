@@ -68,12 +68,15 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef("password", "Password or token for `registry` (masked in logs)."),
     InputDef(
         "registry-certificates",
-        "CA certificates to trust per registry, one `registry=path/to/ca.pem` per line.",
+        "CA certificates to trust per registry, one `registry=path/to/ca.pem` per line (paths "
+        "relative to the workspace; each a regular file of at most 1 MiB inside the workspace "
+        "or RUNNER_TEMP, a symlink only if it resolves there).",
     ),
     InputDef(
         "registry-client-certs",
         "TLS client certificates per registry (mutual TLS), one "
-        "`registry=path/to/cert.pem,path/to/key.pem` per line.",
+        "`registry=path/to/cert.pem,path/to/key.pem` per line (the same rules as "
+        "`registry-certificates`).",
     ),
     InputDef(
         "cache", "Cache layers in a registry repository (kaniko's `--cache`).", default="false"
@@ -161,7 +164,9 @@ INPUTS: tuple[InputDef, ...] = (
     ),
     InputDef(
         "secret-files",
-        "Build secrets from files, one `id=path` per line (path relative to the workspace).",
+        "Build secrets from files, one `id=path` per line (path relative to the workspace; "
+        "a regular file of at most 500 KiB inside the workspace or RUNNER_TEMP, a symlink only "
+        "if it resolves there).",
     ),
     InputDef(
         "secret-envs",

@@ -1,4 +1,6 @@
-"""Resolving and validating the build context and Dockerfile against the workspace."""
+"""Resolving and validating the paths the inputs name against the workspace (and
+RUNNER_TEMP): the build context and Dockerfile, the outputs, and the files the action reads
+(secret files, certificates and keys)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
+from ..utils.fs import NotRegular, TooLarge, open_regular_file, read_regular_file
 
 
 @dataclass(frozen=True)
@@ -95,30 +98,53 @@ WORKDIR_LOCK = "owner.lock"
 _WORKDIR_NAMES = (WORKDIR_PREFIX, NEW_WORKDIR_PREFIX)
 
 
-def output_path(
-    name: str, workspace: Path, value: str, runner_temp: Path | None = None
-) -> Path | None:
-    """Where an output file or directory goes, as a real path inside the workspace (or
-    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+def confined(
+    name: str,
+    subject: str,
+    workspace: Path,
+    value: str,
+    runner_temp: Path | None,
+    show: bool = True,
+) -> Path:
+    """The real path `value` (relative to the workspace, or absolute) stands for, refused
+    unless it is inside the workspace or RUNNER_TEMP, and not in a kaniko-build work
+    directory there.
 
     Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
-    redirect the write. An existing directory is never replaced, except an OCI layout that
-    an earlier build wrote to the same `oci-layout-path`.
+    redirect a write or a read, wherever along the path the link is; one that stays inside
+    is followed. `subject` is how the message names the value (`show`: whether the path it
+    resolved to may be shown).
     """
-    if not value:
-        return None
     lexical = _absolute(workspace, value)
     real = Path(os.path.realpath(lexical))
     bases = [workspace] + ([runner_temp] if runner_temp is not None else [])
     inside = [b for b in bases if is_within(real, b) and real != b]
     if not inside:
         allowed = "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
-        shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
-        raise InputError(name, f"'{value}' resolves to {shown}, which is not inside {allowed}")
+        if show:
+            shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
+            raise InputError(name, f"{subject} resolves to {shown}, which is not inside {allowed}")
+        link = " through a symlink" if real != lexical else ""
+        raise InputError(name, f"{subject} resolves{link} to a path not inside {allowed}")
     if runner_temp is not None and is_within(real, runner_temp) and not is_within(real, workspace):
         first = real.relative_to(runner_temp).parts[0]
         if first.startswith(_WORKDIR_NAMES):
-            raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
+            raise InputError(name, f"{subject} is inside a kaniko-build work directory")
+    return real
+
+
+def output_path(
+    name: str, workspace: Path, value: str, runner_temp: Path | None = None
+) -> Path | None:
+    """Where an output file or directory goes, as a real path inside the workspace (or
+    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+
+    An existing directory is never replaced, except an OCI layout that an earlier build
+    wrote to the same `oci-layout-path`.
+    """
+    if not value:
+        return None
+    real = confined(name, f"'{value}'", workspace, value, runner_temp)
     if name == "tar-path" and os.path.lexists(real):
         if os.path.isdir(real):
             raise InputError(name, f"'{value}' is a directory; give a file name")
@@ -155,9 +181,47 @@ def runner_dir(name: str, workspace: Path, value: str) -> Path | None:
     return path
 
 
-def runner_file(name: str, workspace: Path, value: str) -> Path:
-    """An existing file on the runner, relative to the workspace or absolute."""
-    path = _absolute(workspace, value)
-    if not path.is_file():
-        raise InputError(name, f"'{value}' is not a file (looked for {path})")
-    return path
+# The largest files the inputs may name: a secret as BuildKit caps it (MaxSecretSize in
+# moby/buildkit session/secrets/secretsprovider), a certificate or key generously.
+SECRET_FILE_LIMIT = 500 * 1024
+CERTIFICATE_FILE_LIMIT = 1024 * 1024
+
+
+def input_file(
+    name: str,
+    subject: str,
+    workspace: Path,
+    value: str,
+    runner_temp: Path | None,
+    limit: int,
+    show: bool = True,
+) -> Path:
+    """A file an input names for the action to read (a secret file, a certificate or key):
+    confined like an output path, and a regular file of at most `limit` bytes now. It is
+    read later with read_input, which checks the same again on the descriptor it reads."""
+    real = confined(name, subject, workspace, value, runner_temp, show)
+    try:
+        os.close(open_regular_file(real, limit))
+    except OSError as e:
+        raise InputError(name, _unreadable(subject, e, limit)) from None
+    return real
+
+
+def read_input(name: str, subject: str, path: Path, limit: int) -> bytes:
+    """The content of a file input_file accepted, read without following a symlink; a file
+    replaced since (by a link, a fifo, something larger) is an InputError."""
+    try:
+        return read_regular_file(path, limit)
+    except OSError as e:
+        raise InputError(name, _unreadable(subject, e, limit)) from None
+
+
+def _unreadable(subject: str, error: OSError, limit: int) -> str:
+    if isinstance(error, NotRegular):
+        return f"{subject} is not a regular file"
+    if isinstance(error, TooLarge):
+        size = f"{limit >> 20} MiB" if limit % (1 << 20) == 0 else f"{limit >> 10} KiB"
+        return f"{subject} is larger than {size}"
+    if isinstance(error, FileNotFoundError):
+        return f"{subject} does not exist"
+    return f"{subject} cannot be read ({error.strerror or error})"

@@ -17,7 +17,7 @@ from typing import Literal
 
 from ..errors import InputError
 from .inputs import parse_list
-from .paths import runner_file
+from .paths import SECRET_FILE_LIMIT, input_file, read_input
 
 SecretKind = Literal["value", "file", "env"]
 FORK = (
@@ -43,7 +43,9 @@ class BuildSecret:
             return self.source.encode("utf-8")
         if self.kind == "env":
             return env.get(self.source, "").encode("utf-8")
-        return Path(self.source).read_bytes()
+        return read_input(
+            "secret-files", f"id '{self.id}': the file", Path(self.source), SECRET_FILE_LIMIT
+        )
 
 
 def records(value: str) -> list[tuple[int, str]]:
@@ -81,9 +83,13 @@ def _split(name: str, line: int, text: str) -> tuple[str, str]:
 
 
 def parse_secrets(
-    raw: Mapping[str, str], workspace: Path, env: Mapping[str, str]
+    raw: Mapping[str, str],
+    workspace: Path,
+    env: Mapping[str, str],
+    runner_temp: Path | None = None,
 ) -> tuple[BuildSecret, ...]:
-    """The three secret inputs, validated; ids are unique across them."""
+    """The three secret inputs, validated; ids are unique across them. A secret file is a
+    regular file of at most 500 KiB inside the workspace or `runner_temp`."""
     found: list[BuildSecret] = []
     seen: dict[str, str] = {}
 
@@ -103,7 +109,15 @@ def parse_secrets(
         path = value.strip()
         if not path:
             raise InputError("secret-files", f"line {line}: no path after '{key}='")
-        found_path = runner_file("secret-files", workspace, path)
+        found_path = input_file(
+            "secret-files",
+            f"line {line} (id '{key}'): the file",
+            workspace,
+            path,
+            runner_temp,
+            SECRET_FILE_LIMIT,
+            show=False,
+        )
         add("secret-files", line, BuildSecret(key, "file", str(found_path)))
     for line, text in enumerate(parse_list(raw.get("secret-envs", "")), start=1):
         key, value = _split("secret-envs", line, text)

@@ -8,10 +8,10 @@ import stat
 from pathlib import Path, PurePosixPath
 
 from ..sandbox.layout import ChrootLayout, host_path
-from ..spec.build_spec import BuildSpec
+from ..spec.build_spec import BuildSpec, read_certificate
 from ..spec.paths import BuildPaths
 from ..utils.filecopy import copy_tree
-from ..utils.fs import write_private
+from ..utils.fs import READ_FLAGS, write_private
 from .context import ContextReport, place_context
 
 
@@ -35,7 +35,7 @@ def copy_regular_nofollow(source: Path, dest: Path) -> bool:
     that links to a runner file (a 0600 key, say) must not be read by root.
     """
     try:
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(source, READ_FLAGS)
     except OSError:
         return False
     with os.fdopen(fd, "rb") as src:
@@ -51,13 +51,16 @@ def _copy_private(source: Path, dest: Path) -> None:
 
 
 def stage_certificates(root: str, spec: BuildSpec, layout: ChrootLayout) -> None:
-    """Copy the registry CA and client certificates to where argv points kaniko at them."""
-    for index, (_registry, ca) in enumerate(spec.registry_certificates):
-        _copy_private(ca, Path(host_path(root, layout.registry_ca(index))))
-    for index, (_registry, cert, key) in enumerate(spec.registry_client_certs):
+    """Copy the registry CA and client certificates to where argv points kaniko at them,
+    read without following a symlink (the workspace may have changed since the spec)."""
+    for index, (registry, ca) in enumerate(spec.registry_certificates):
+        data = read_certificate("registry-certificates", registry, ca)
+        write_private(Path(host_path(root, layout.registry_ca(index))), data)
+    for index, (registry, cert, key) in enumerate(spec.registry_client_certs):
         cert_in, key_in = layout.client_cert(index)
-        _copy_private(cert, Path(host_path(root, cert_in)))
-        _copy_private(key, Path(host_path(root, key_in)))
+        for source, inside in ((cert, cert_in), (key, key_in)):
+            data = read_certificate("registry-client-certs", registry, source)
+            write_private(Path(host_path(root, inside)), data)
 
 
 def stage_files_in_place(root: str, files: tuple[Path, ...]) -> None:

@@ -1,4 +1,6 @@
-"""Filesystem helpers that never cross a mount point."""
+"""Filesystem helpers that never cross a mount point, and readers that never follow a
+symlink (`read_regular_file` for runner files the inputs name, `read_regular_beneath` for
+files inside the chroot)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,9 @@ from pathlib import Path
 from .linux import detach_mount
 
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# Opening a file to read it: never through a final symlink, and without blocking on a fifo
+# (the regular-file check after fstat then refuses it).
+READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def _unescape_mountinfo(field: str) -> str:
@@ -260,9 +265,7 @@ def open_regular_beneath(root: Path, relative: str) -> int:
         raise
     try:
         try:
-            fd = os.open(
-                parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
-            )
+            fd = os.open(parts[-1], READ_FLAGS, dir_fd=dir_fd)
         except OSError as e:
             if e.errno == errno.ELOOP:
                 raise NotRegular(f"{root}/{relative} is a symbolic link") from e
@@ -273,6 +276,43 @@ def open_regular_beneath(root: Path, relative: str) -> int:
         os.close(fd)
         raise NotRegular(f"{root}/{relative} is not a regular file")
     return fd
+
+
+class TooLarge(OSError):
+    """A file is larger than the reader accepts."""
+
+
+def open_regular_file(path: Path, limit: int) -> int:
+    """A read-only descriptor of `path` if it is a regular file itself (not a symlink, fifo,
+    device or directory) of at most `limit` bytes; NotRegular or TooLarge otherwise."""
+    try:
+        fd = os.open(path, READ_FLAGS)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise NotRegular(f"{path} is a symbolic link") from e
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotRegular(f"{path} is not a regular file")
+        if st.st_size > limit:
+            raise TooLarge(f"{path} holds {st.st_size} bytes, more than {limit}")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_file(path: Path, limit: int) -> bytes:
+    """The content of `path`, read from the descriptor open_regular_file checked: a file
+    replaced by a symlink or a fifo since it was validated is refused, never followed or
+    waited on, and one that grew past `limit` meanwhile is refused too."""
+    fd = open_regular_file(path, limit)
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(f"{path} holds more than {limit} bytes")
+    return data
 
 
 def read_regular_beneath(root: Path, relative: str, limit: int = 1 << 20) -> bytes:
