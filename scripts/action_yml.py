@@ -25,16 +25,9 @@ branding:
 
 
 # A job container (`container:`, kubernetes mode) runs the step in the user's image, which may
-# have no python3; the runner mounts the workspace under /__w there.
+# have no python3: no-python3.sh says so. Both lines exec: the step's process is the action.
 RUN_SCRIPT = """\
-if ! command -v python3 >/dev/null; then
-  case "$GITHUB_WORKSPACE" in
-    /__w/*) where=" This job runs its steps in its container (container:, or actions-runner-controller's kubernetes mode): use as the job's container the runner image built from kaniko-build's Dockerfile, which has python3, sudo and /kaniko." ;;
-    *) where="" ;;
-  esac
-  echo "::error title=Runner::kaniko-build needs python3 (3.9 or later) on PATH, and this step's PATH has none.$where"
-  exit 1
-fi
+command -v python3 >/dev/null || exec "$BASH" "$GITHUB_ACTION_PATH/no-python3.sh"
 exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"
 """
 

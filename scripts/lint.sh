@@ -66,7 +66,7 @@ main() {
 
   shopt -s nullglob
   workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
-  shell_scripts=(scripts/*.sh)
+  shell_scripts=(scripts/*.sh ./*.sh)
   shopt -u nullglob
   if [[ -f .ci/run ]]; then
     shell_scripts+=(.ci/run)

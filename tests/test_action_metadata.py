@@ -77,7 +77,7 @@ def test_a_step_without_python3_says_so(tmp_path: Path, workspace: str, containe
     empty.mkdir()
     done = subprocess.run(
         ["/bin/bash", "--noprofile", "--norc", "-e", "-o", "pipefail", str(script)],
-        env={"PATH": str(empty), "GITHUB_WORKSPACE": workspace, "GITHUB_ACTION_PATH": "/x"},
+        env={"PATH": str(empty), "GITHUB_WORKSPACE": workspace, "GITHUB_ACTION_PATH": str(ROOT)},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 1

@@ -30,7 +30,7 @@ from .hostcheck import HostSnapshot
 from .proc import run_text
 
 ROOT = Path(__file__).resolve().parents[2]
-ACTION_FILES = ("action.yml", "entrypoint.py", "kaniko_action")
+ACTION_FILES = ("action.yml", "entrypoint.py", "no-python3.sh", "kaniko_action")
 WORKFLOW = ".github/workflows/build.yml"
 RESULTS_NAME = "results"
 

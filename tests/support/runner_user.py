@@ -36,7 +36,7 @@ from .proc import run_text, start_text
 from .runner_step import composite_step
 
 ROOT = Path(__file__).resolve().parents[2]
-ACTION_FILES = ("action.yml", "entrypoint.py", "kaniko_action")
+ACTION_FILES = ("action.yml", "entrypoint.py", "no-python3.sh", "kaniko_action")
 
 RUNNER_UID = 1001
 RUNNER_GID = 1001

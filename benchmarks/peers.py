@@ -1,0 +1,333 @@
+#!/usr/bin/env python3
+"""The action next to its peers: BuildKit (`docker build`), buildah, kaniko alone and the
+action, on the same base image from a local registry, each tool pushing its result.
+
+Run as root from the repository (kaniko only ever runs inside a throw-away chroot; BuildKit
+and buildah need root too):
+
+    sudo python3 benchmarks/peers.py [--rounds 3] [--workloads cold,warm,run]
+        [--tools buildkit,buildah,kaniko,action] [--executor upstream|fork|DIR] [--memory]
+
+What it starts, all on 127.0.0.1 and below its work directory: a registry (Debian's
+`docker-registry`) holding a debootstrapped Debian base (one layer), and a Docker daemon
+(Debian's `docker.io`, BuildKit built in) with no bridge network, every build with
+`--network host`. The workloads:
+
+- cold: a two-stage app (2,000 source files compiled, in stand-in form, by the first stage
+  and copied into the second), every tool's cache emptied first;
+- warm: the same after one source file changed, with each tool's best cache from a build
+  just before: BuildKit's and buildah's local layer caches, kaniko alone with a registry
+  cache (`--cache-repo`, as kaniko users set it up), the action with its best cache;
+- run: one stage, four RUN steps on the base.
+
+Rounds alternate the tools, in an order that rotates from round to round; the table gives
+medians, each tool's ratio to BuildKit, and the action's ratio to kaniko alone. `--memory`
+puts the work area of kaniko alone and of the action (RUNNER_TEMP) on a tmpfs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from kaniko_action.cancellation import CancelState  # noqa: E402
+from kaniko_action.executor.argv import executor_invocation  # noqa: E402
+from kaniko_action.sandbox.chroot import Sandbox  # noqa: E402
+from kaniko_action.sandbox.layout import chroot_layout, host_path  # noqa: E402
+from kaniko_action.spec.build_spec import build_spec  # noqa: E402
+from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
+from tests.support.dockerd import Dockerd  # noqa: E402
+from tests.support.images import push_debian  # noqa: E402
+from tests.support.registry import Registry  # noqa: E402
+
+TOOLS = ("buildkit", "buildah", "kaniko", "action")
+WORKLOADS = ("cold", "warm", "run")
+TITLES = {
+    "cold": "two-stage app, 2,000-file context, cold",
+    "warm": "the same, one source file changed, cache on",
+    "run": "one stage, four RUN steps on the base",
+}
+SOURCES = 2000
+# The Docker 20.10 client of Debian's docker.io: it drives BuildKit without buildx.
+DOCKER = "/usr/bin/docker"
+
+APP = """\
+FROM {base} AS build
+COPY src /src
+RUN find /src -type f | sort | xargs cat | sha256sum > /digest && cp -r /src /out
+FROM {base}
+COPY --from=build /out /app
+COPY --from=build /digest /app/digest
+"""
+RUN_HEAVY = """\
+FROM {base}
+RUN dd if=/dev/zero of=/zeros bs=1M count=32 status=none
+RUN seq 1 200000 > /numbers && sort -r /numbers > /sorted
+RUN mkdir /many && for i in $(seq 1 500); do echo "$i" > /many/$i; done
+RUN rm /zeros && ls -R / > /listing 2>/dev/null || true
+"""
+
+
+def make_app(ws: Path, base: str) -> None:
+    for index in range(SOURCES):
+        directory = ws / "src" / f"m{index // 100:02d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / f"f{index:04d}.c").write_text(f"int f{index}(void) {{ return {index}; }}\n")
+    (ws / "Dockerfile").write_text(APP.format(base=base))
+
+
+def change_one_source(ws: Path, round_: int) -> None:
+    (ws / "src" / "m00" / "f0000.c").write_text(f"int f0(void) {{ return {round_ + 1}; }}\n")
+
+
+def make_run_heavy(ws: Path, base: str) -> None:
+    ws.mkdir(parents=True, exist_ok=True)
+    (ws / "Dockerfile").write_text(RUN_HEAVY.format(base=base))
+
+
+def _check(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
+    done = subprocess.run(
+        argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} failed:\n{done.stdout[-4000:]}")
+    return done.stdout
+
+
+@dataclass
+class Peers:
+    work: Path
+    registry: Registry
+    docker: Dockerd | None
+    executor_dir: Path
+    python: str
+    runner_temp: Path
+    results: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    # kaniko alone's own run, timed inside kaniko(); -1 for the other tools.
+    _elapsed: float = -1.0
+
+    # -------------------------------------------------------------- the tools
+
+    def buildkit(self, ws: Path, ref: str, cached: bool) -> None:
+        assert self.docker is not None
+        env = {**self.docker.env(), "DOCKER_BUILDKIT": "1"}
+        if not cached:
+            _check([DOCKER, "builder", "prune", "-af"], env)
+        _check([DOCKER, "build", "-q", "--network", "host", "-t", ref, str(ws)], env)
+        _check([DOCKER, "push", "-q", ref], env)
+
+    def _buildah(self, *args: str) -> list[str]:
+        return [
+            "buildah", "--root", str(self.work / "buildah" / "root"),
+            "--runroot", str(self.work / "buildah" / "run"), "--storage-driver", "overlay",
+            *args,
+        ]  # fmt: skip
+
+    def buildah(self, ws: Path, ref: str, cached: bool) -> None:
+        if not cached:
+            _check(self._buildah("rmi", "--all", "--force"))
+        _check(self._buildah(
+            "bud", "--quiet", "--layers", "--isolation", "chroot", "--network", "host",
+            "--tls-verify=false", "-t", ref, str(ws),
+        ))  # fmt: skip
+        _check(self._buildah("push", "--quiet", "--tls-verify=false", ref))
+
+    def _raw(self, ws: Path, ref: str, cached: bool) -> dict[str, str]:
+        raw = dict(DEFAULTS)
+        raw.update(
+            {
+                "tags": ref,
+                "push": "true",
+                "insecure-registries": self.registry.host,
+                "executor-dir": str(self.executor_dir),
+            }
+        )
+        if cached:
+            raw.update({"cache": "true", "cache-repo": self.registry.ref("peers/cache")})
+        return raw
+
+    def kaniko(self, ws: Path, ref: str, cached: bool) -> None:
+        """The executor on its own with the action's command line, in a chroot prepared
+        beforehand with the whole context: nothing but its own run is timed (the command
+        line is what int128/kaniko-action users give `docker run` of the executor image)."""
+        spec = build_spec(self._raw(ws, ref, cached), str(ws))
+        layout = chroot_layout(spec.paths)
+        invocation = executor_invocation(spec, layout)
+        with Sandbox(self.runner_temp / "alone", CancelState()) as sandbox:
+            root = str(sandbox.root)
+            sandbox.populate(layout, spec.executor_dir)
+            shutil.copytree(ws, host_path(root, layout.context_dir), symlinks=True)
+
+            def enter() -> None:  # the executor path exists only in the chroot
+                os.chroot(root)
+                os.chdir("/")
+
+            started = time.perf_counter()
+            done = subprocess.run(
+                list(invocation.argv), env=invocation.env, preexec_fn=enter,
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True,
+            )  # fmt: skip
+            self._elapsed = time.perf_counter() - started
+        if done.returncode != 0:
+            raise SystemExit(f"kaniko alone failed:\n{done.stdout[-4000:]}")
+
+    def action(self, ws: Path, ref: str, cached: bool) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
+        output = self.work / "github-output"
+        output.write_text("")
+        env.update({env_name(k): v for k, v in self._raw(ws, ref, cached).items()})
+        env.update(
+            {
+                "GITHUB_ACTIONS": "true",
+                "GITHUB_WORKSPACE": str(ws),
+                "RUNNER_TEMP": str(self.runner_temp),
+                "GITHUB_OUTPUT": str(output),
+            }
+        )
+        _check([self.python, str(ROOT / "entrypoint.py")], env)
+
+    # -------------------------------------------------------------- the rounds
+
+    def timed(self, workload: str, tool: str, ws: Path, ref: str, cached: bool) -> float:
+        run: Callable[[Path, str, bool], None] = getattr(self, tool)
+        self._elapsed = -1.0
+        started = time.perf_counter()
+        run(ws, ref, cached)
+        elapsed = time.perf_counter() - started
+        return elapsed if self._elapsed < 0 else self._elapsed
+
+    def round(self, number: int, workloads: list[str], tools: list[str], cases: Path) -> None:
+        order = tools[number % len(tools) :] + tools[: number % len(tools)]
+        base = self.registry.ref("base/debian", "bookworm")
+        for workload in workloads:
+            for tool in order:
+                ws = cases / f"{workload}-{tool}"
+                if ws.exists():
+                    shutil.rmtree(ws)
+                ref = self.registry.ref(f"peers/{tool}-{workload}", str(number))
+                if workload == "run":
+                    make_run_heavy(ws, base)
+                    seconds = self.timed(workload, tool, ws, ref, cached=False)
+                else:
+                    make_app(ws, base)
+                    cached = workload == "warm"
+                    if cached:  # the build the rebuild starts from, untimed
+                        self.timed(workload, tool, ws, ref, cached=True)
+                        change_one_source(ws, number)
+                    seconds = self.timed(workload, tool, ws, ref, cached=cached)
+                self.results.setdefault((workload, tool), []).append(seconds)
+                print(f"round {number + 1}: {workload:5} {tool:8} {seconds:6.1f} s", flush=True)
+
+    def table(self, workloads: list[str], tools: list[str]) -> str:
+        head = ["workload", *tools]
+        if "buildkit" in tools:
+            head += [f"{t} / buildkit" for t in tools if t != "buildkit"]
+        if "kaniko" in tools and "action" in tools:
+            head.append("action / kaniko alone")
+        lines = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
+        for workload in workloads:
+            median = {t: statistics.median(self.results[(workload, t)]) for t in tools}
+            cells = [TITLES[workload], *(f"{median[t]:.1f} s" for t in tools)]
+            if "buildkit" in tools:
+                cells += [
+                    f"{median[t] / median['buildkit']:.2f}x" for t in tools if t != "buildkit"
+                ]
+            if "kaniko" in tools and "action" in tools:
+                cells.append(f"{median['action'] / median['kaniko']:.2f}x")
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines)
+
+
+def _executor(choice: str) -> Path:
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kaniko-build"
+    named = {
+        "upstream": cache / "executors" / "upstream-v1.24.0" / "kaniko",
+        "fork": cache / "executors" / "fork-v1.27.5" / "kaniko",
+    }
+    path = named.get(choice, Path(choice))
+    if not (path / "executor").is_file():
+        raise SystemExit(f"no executor at {path}: run scripts/install-executors.sh")
+    return path
+
+
+@contextmanager
+def _tmpfs(path: Path) -> Iterator[Path]:
+    path.mkdir(parents=True)
+    _check(["mount", "-t", "tmpfs", "-o", "size=8g,mode=0755", "tmpfs", str(path)])
+    try:
+        yield path
+    finally:
+        _check(["umount", str(path)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", default=",".join(WORKLOADS))
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--executor", default="fork", help="upstream, fork or a kaniko dir")
+    parser.add_argument("--memory", action="store_true", help="work area on a tmpfs")
+    parser.add_argument("--work", type=Path, default=None)
+    parser.add_argument("--python", default="/usr/bin/python3")
+    args = parser.parse_args(argv)
+    if os.geteuid() != 0:
+        raise SystemExit("run as root (sudo python3 benchmarks/peers.py)")
+    workloads = [w for w in args.workloads.split(",") if w]
+    tools = [t for t in args.tools.split(",") if t]
+    for name in workloads + tools:
+        if name not in WORKLOADS + TOOLS:
+            raise SystemExit(f"unknown workload or tool: {name}")
+    needs = {"buildkit": "dockerd", "buildah": "buildah"}
+    missing = [needs[t] for t in tools if t in needs and shutil.which(needs[t]) is None]
+    if missing:
+        raise SystemExit(f"missing: {', '.join(missing)} (apt-get install docker.io buildah)")
+    work = Path(tempfile.mkdtemp(prefix="peers-", dir=args.work))
+    try:
+        with ExitStack() as stack:
+            registry = stack.enter_context(Registry.start(work / "registry"))
+            push_debian(registry)
+            docker = (
+                stack.enter_context(Dockerd.start(work / "dockerd"))
+                if "buildkit" in tools
+                else None
+            )
+            temp = stack.enter_context(_tmpfs(work / "memory")) if args.memory else work / "temp"
+            temp.mkdir(exist_ok=True)
+            peers = Peers(work, registry, docker, _executor(args.executor), args.python, temp)
+            for number in range(args.rounds):
+                peers.round(number, workloads, tools, work / "cases")
+            print()
+            where = "tmpfs" if args.memory else "disk"
+            print(
+                f"{args.rounds} rounds, executor {args.executor}, work area of kaniko and the action on {where}:"
+            )
+            print(peers.table(workloads, tools))
+    finally:
+        buildah_root = work / "buildah"
+        if buildah_root.exists():
+            subprocess.run(
+                ["buildah", "--root", str(buildah_root / "root"), "--runroot",
+                 str(buildah_root / "run"), "rm", "--all"], capture_output=True, check=False,
+            )  # fmt: skip
+            subprocess.run(["umount", "-R", str(buildah_root / "root" / "overlay")],
+                           capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
