@@ -1,4 +1,7 @@
-"""Command line for use outside GitHub Actions: `python3 -m kaniko_action DOCKERFILE IMAGE:TAG`."""
+"""Command line for use outside GitHub Actions: `python3 -m kaniko_action DOCKERFILE IMAGE:TAG`.
+
+In a terminal (GITHUB_ACTIONS not `true`) it prints plain lines, not workflow commands
+(workflow/commands.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,8 @@ from .spec.inputs import env_name
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python3 -m kaniko_action",
-        description="Build a Dockerfile with kaniko in a disposable chroot and push the image.",
+        description="Build a Dockerfile with kaniko in a disposable chroot and push the image "
+        "(without a destination, or with --no-push, only build it).",
     )
     p.add_argument("dockerfile", nargs="?", help="Dockerfile, relative to the workspace")
     p.add_argument("image", nargs="?", help="destination IMAGE[:TAG]")
@@ -33,14 +37,16 @@ def parser() -> argparse.ArgumentParser:
 
 
 def inputs_from_args(args: argparse.Namespace) -> dict[str, str]:
+    tags = [*([args.image] if args.image else []), *args.tag]
     values: dict[str, str] = {
         "file": args.dockerfile or "",
         "context": args.context or "",
-        "tags": "\n".join([*([args.image] if args.image else []), *args.tag]),
+        "tags": "\n".join(tags),
         "build-args": "\n".join(args.build_arg),
         "labels": "\n".join(args.label),
         "target": args.target or "",
-        "push": "false" if args.no_push else "true",
+        # As the v2 script: a destination is pushed to.
+        "push": "false" if args.no_push or not tags else "true",
         "insecure-registries": "\n".join(args.insecure_registry),
     }
     if args.executor_dir:

@@ -12,7 +12,17 @@ from kaniko_action.executor.argv import secret_flags
 from kaniko_action.executor.probe import offers_secrets
 from kaniko_action.sandbox.layout import KANIKO_DIR, chroot_layout
 from kaniko_action.spec.paths import BuildPaths
-from kaniko_action.spec.secrets import BuildSecret, parse_secrets, records, secret_input
+from kaniko_action.spec.secrets import (
+    EXECUTOR_IMAGE_ARG,
+    FORK_IMAGE,
+    BuildSecret,
+    parse_secrets,
+    records,
+    secret_input,
+    without_secret_support,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 from .support.fifo import error_without_waiting
 
@@ -227,3 +237,18 @@ def test_secret_input_names_the_first_input_used() -> None:
 )
 def test_offers_secrets(help_text: str, offered: bool) -> None:
     assert offers_secrets(help_text) is offered
+
+
+def test_the_refusal_says_how_to_switch_to_the_fork() -> None:
+    """v1.24.0 (the archived upstream) has no --secret: the refusal names both ways to the
+    maintained fork, the `executor-dir` input and the runner image's build argument, as the
+    Dockerfile spells them."""
+    message = without_secret_support("v1.24.0")
+    assert message.startswith("build secrets need the maintained kaniko executor")
+    assert "(v1.24.0) has no --secret" in message
+    assert "'executor-dir' input" in message
+    assert f"build argument {EXECUTOR_IMAGE_ARG} left at its default" in message
+    assert f"{FORK_IMAGE}:<version>" in message
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert f"ARG {EXECUTOR_IMAGE_ARG}={FORK_IMAGE}:v" in dockerfile
+    assert "(unknown version) has no --secret" in without_secret_support(None)

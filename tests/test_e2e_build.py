@@ -217,6 +217,34 @@ def test_push_false_sends_nothing(
     assert_clean(run)
 
 
+@pytest.mark.parametrize("harness", ["upstream"], indirect=True)
+def test_build_push_action_step_without_push_only_builds(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
+    """A step written for build-push-action with `tags` and no `push` (the runner passes
+    ""): built, nothing pushed; a registry cache-from is read and never written; a cache
+    type kaniko cannot honour is a warning that never shows its token."""
+    harness.write("Dockerfile", f"FROM {busybox_image}\nRUN echo built > /built\n")
+    run = harness.run(
+        tags=f"{registry.host}/e2e/bpa-default:1",
+        push="",
+        cache_from=f"type=registry,ref={registry.host}/e2e/bpa-cache:c",
+        cache_to="type=gha,mode=max,token=ghs_e2e_secret",
+        insecure_registries=registry.host,
+    )
+    assert run.returncode == 0, run.stdout
+    assert "digest" not in run.outputs
+    catalog = registry.client().catalog()
+    assert "e2e/bpa-default" not in catalog and "e2e/bpa-cache" not in catalog
+    warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
+    assert len(warnings) == 1, run.stdout
+    assert "entry 1 (type=gha,mode=max,token=(hidden)) is not honoured" in warnings[0]
+    assert "ghs_e2e_secret" not in run.stdout
+    assert any(line.startswith("::notice::nothing is pushed") for line in run.stdout.splitlines())
+    assert "No cached layer found for cmd RUN echo built" in run.stdout
+    assert_clean(run)
+
+
 def test_failing_run_step(harness: ActionHarness, registry: Registry, busybox_image: str) -> None:
     harness.write(
         "Dockerfile",

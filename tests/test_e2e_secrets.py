@@ -128,6 +128,7 @@ def test_archived_executor_is_refused_with_the_fork_named(
     (error,) = [line for line in run.stdout.splitlines() if line.startswith("::error")]
     assert "input 'secret-files': build secrets need the maintained kaniko executor" in error
     assert "osscontainertools/kaniko" in error and "v1.24.0" in error
+    assert "EXECUTOR_IMAGE" in error and "'executor-dir' input" in error
     assert "Running: [" not in run.stdout
     assert "secrets/refused" not in registry.client().catalog()
     assert (

@@ -13,6 +13,9 @@ from kaniko_action.workflow.commands import Workflow, command, escape_data, esca
 from .support.action import parse_file_command
 from .support.workflow_commands import obeyed_commands
 
+# The runner sets GITHUB_ACTIONS=true; without it the same calls print plain lines.
+IN_RUNNER = {"GITHUB_ACTIONS": "true"}
+
 
 def test_outputs_round_trip_multiline_and_tricky_values(tmp_path: Path) -> None:
     out = tmp_path / "output"
@@ -49,13 +52,13 @@ def test_escaping_matches_actions_core() -> None:
 
 def test_mask_each_line_of_a_multiline_secret() -> None:
     buf = io.StringIO()
-    Workflow({}, buf).mask("first\nsecond\n")
+    Workflow(IN_RUNNER, buf).mask("first\nsecond\n")
     assert buf.getvalue().splitlines() == ["::add-mask::first", "::add-mask::second"]
 
 
 def test_phases_report_their_durations() -> None:
     buf = io.StringIO()
-    phases = Workflow({}, buf).phases()
+    phases = Workflow(IN_RUNNER, buf).phases()
     phases.start("Build")
     buf.write("inside\n")
     phases.start("Push")
@@ -85,7 +88,7 @@ def test_summary_respects_the_cap(tmp_path: Path, size: int) -> None:
 
 def test_build_output_is_fenced_off_from_command_processing() -> None:
     out = io.StringIO()
-    runner = Workflow({}, out)
+    runner = Workflow(IN_RUNNER, out)
     runner.untrusted("::add-mask::x")
     runner.untrusted("plain\r::error::after a carriage return")
     runner.issue("group", "Push")  # the action's own command: the fence closes first
@@ -109,6 +112,56 @@ def test_build_output_is_fenced_off_from_command_processing() -> None:
     assert first != second and len(first) == 32
     obeyed = obeyed_commands(out.getvalue())
     assert [c.name for c in obeyed] == ["group"]
+
+
+def test_outside_a_runner_the_log_is_plain_text() -> None:
+    """In a terminal (the command line) nothing reads workflow commands: no fences, no
+    masks, no `::group::`, annotations as readable lines."""
+    out = io.StringIO()
+    runner = Workflow({"GITHUB_ACTIONS": "false"}, out)
+    phases = runner.phases()
+    phases.start("Build")
+    runner.mask("s3cret")
+    runner.untrusted("Step 1/2 : FROM busybox")
+    runner.untrusted("::error::printed by a RUN step")
+    runner.warning("input 'builder' has no effect")
+    runner.notice("nothing is pushed")
+    runner.error("instruction failed", title="Build failed", file="Dockerfile", line=3)
+    runner.error("bad input", title="Invalid input")
+    phases.end()
+    lines = out.getvalue().splitlines()
+    assert lines[:7] == [
+        "==> Build",
+        "Step 1/2 : FROM busybox",
+        "::error::printed by a RUN step",
+        "warning: input 'builder' has no effect",
+        "notice: nothing is pushed",
+        "error: Build failed: instruction failed (Dockerfile:3)",
+        "error: Invalid input: bad input",
+    ]
+    assert lines[7].startswith("Build: ") and len(lines) == 8
+    assert "stop-commands" not in out.getvalue() and "s3cret" not in out.getvalue()
+
+
+def test_the_command_line_prints_plain_text_in_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kaniko_action.cli import inputs_from_args, main, parser
+
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    (tmp_path / "Dockerfile").write_text("FROM scratch\n")
+    status = main(["--workspace", str(tmp_path), "Dockerfile", "Bad/Ref:1"])
+    printed = capsys.readouterr().out
+    assert status == 1
+    assert printed.splitlines()[0] == "==> Resolve inputs"
+    assert (
+        "error: Invalid input: input 'tags': 'Bad/Ref:1' is not a valid image reference" in printed
+    )
+    assert "::" not in printed
+    # A destination is pushed to, as the v2 script did; without one the build only builds.
+    assert inputs_from_args(parser().parse_args(["Dockerfile", "r/a:1"]))["push"] == "true"
+    assert inputs_from_args(parser().parse_args(["Dockerfile"]))["push"] == "false"
+    assert inputs_from_args(parser().parse_args(["-t", "r/a:1", "--no-push"]))["push"] == "false"
 
 
 def _outputs_env(tmp_path: Path, target: Path) -> dict[str, str]:

@@ -50,17 +50,21 @@ def invocation(ws: Path, **inputs: str) -> tuple[list[str], dict[str, str]]:
         ({"image": "reg:5000/app"}, ["--destination=reg:5000/app:latest", *DIGESTS]),
         ({"image": "reg:5000/app", "tag": "v2"}, ["--destination=reg:5000/app:v2", *DIGESTS]),
         (
-            {"tags": "reg/a:1,reg/a:2\nreg/a:3", "image": "reg/a", "tag": "1"},
+            {"tags": "reg/a:1,reg/a:2\nreg/a:3", "image": "reg/a", "tag": "1", "push": "true"},
             ["--destination=reg/a:1", "--destination=reg/a:2", "--destination=reg/a:3", *DIGESTS],
         ),
         ({"push": "false"}, ["--no-push"]),
         ({"push": "false", "tags": "r/a:1"}, ["--destination=r/a:1", *DIGESTS, "--no-push"]),
         (
-            {"tags": "r/a:1", "target": "builder"},
+            {"tags": "r/a:1", "target": "builder", "push": "true"},
             ["--destination=r/a:1", *DIGESTS, "--target=builder"],
         ),
         (
-            {"tags": "r/a:1", "labels": "org.opencontainers.image.title=My App\na=b=c"},
+            {
+                "tags": "r/a:1",
+                "labels": "org.opencontainers.image.title=My App\na=b=c",
+                "push": "true",
+            },
             [
                 "--destination=r/a:1",
                 *DIGESTS,
@@ -69,7 +73,11 @@ def invocation(ws: Path, **inputs: str) -> tuple[list[str], dict[str, str]]:
             ],
         ),
         (
-            {"tags": "r/a:1", "insecure_registries": "localhost:5000, 127.0.0.1:9\n"},
+            {
+                "tags": "r/a:1",
+                "insecure_registries": "localhost:5000, 127.0.0.1:9\n",
+                "push": "true",
+            },
             [
                 "--destination=r/a:1",
                 *DIGESTS,
@@ -96,7 +104,29 @@ DEST = ["--destination=r/a:1", *DIGESTS]
         ({"cache": "true", "cache_repository": "r/c2"}, ["--cache=true", "--cache-repo=r/c2"]),
         ({"cache": "true", "cache_ttl": "168h"}, ["--cache=true", "--cache-ttl=168h"]),
         ({"cache_repo": "r/cache"}, []),
-        ({"cache_from": "type=registry,ref=r/bc:x"}, ["--cache=true", "--cache-repo=r/bc"]),
+        # cache-from alone: kaniko reads the cache and writes nothing there.
+        (
+            {"cache_from": "type=registry,ref=r/bc:x"},
+            ["--cache=true", "--cache-repo=r/bc", "--no-push-cache"],
+        ),
+        (
+            {"cache_from": "type=registry,ref=r/bc:x", "cache_to": "type=registry,ref=r/bc:x"},
+            ["--cache=true", "--cache-repo=r/bc"],
+        ),
+        ({"cache_from": "r/bc:x", "cache": "true"}, ["--cache=true", "--cache-repo=r/bc"]),
+        # ignore-error=true while pushing: a failed cache upload is only kaniko's warning.
+        (
+            {"cache_to": "type=registry,ref=r/bc,ignore-error=true"},
+            ["--cache=true", "--cache-repo=r/bc"],
+        ),
+        # Entries kaniko cannot honour build without the cache (and warn).
+        ({"cache_from": "type=gha", "cache_to": "type=gha,mode=max"}, []),
+        ({"cache_from": "type=local,src=c", "cache_to": "type=local,dest=c"}, []),
+        ({"cache_to": "type=inline"}, []),
+        ({"cache_from": "type=s3,bucket=b", "cache_to": "type=azblob,name=x"}, []),
+        # no-cache-filters: the whole image uncached.
+        ({"no_cache_filters": "test", "cache_from": "r/bc", "cache_to": "r/bc"}, []),
+        ({"no_cache_filters": "test", "cache": "true"}, []),
         ({"cache": "true", "no_cache": "true", "cache_ttl": "1h"}, "error"),
         ({"no_cache": "true"}, []),
         (
@@ -136,10 +166,93 @@ DEST = ["--destination=r/a:1", *DIGESTS]
 def test_argv_for_every_input(ws: Path, inputs: dict[str, str], extra: list[str] | str) -> None:
     if extra == "error":
         with pytest.raises(InputError):
-            invocation(ws, tags="r/a:1", **inputs)
+            invocation(ws, tags="r/a:1", push="true", **inputs)
         return
-    argv, _ = invocation(ws, tags="r/a:1", **inputs)
+    argv, _ = invocation(ws, tags="r/a:1", push="true", **inputs)
     assert argv == FIXED + DEST + list(extra)
+
+
+# build-push-action builds without pushing unless `push: true` or `outputs` says so; only
+# the v2 interface (`image`, no `tags`) pushes by default. "" is what the runner passes for
+# a `push` the step leaves out.
+PUSHED = ["--destination=r/a:1", *DIGESTS]
+NOT_PUSHED = [*PUSHED, "--no-push"]
+V2 = ["--destination=r/a:latest", *DIGESTS]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "tail", "told"),
+    [
+        ({"tags": "r/a:1"}, NOT_PUSHED, True),
+        ({"tags": "r/a:1", "push": ""}, NOT_PUSHED, True),
+        ({"tags": "r/a:1", "push": "true"}, PUSHED, False),
+        ({"tags": "r/a:1", "push": "false"}, NOT_PUSHED, False),
+        ({}, ["--no-push"], False),
+        ({"context": "sub"}, ["--no-push"], False),
+        ({"image": "r/a"}, V2, False),
+        ({"image": "r/a", "tag": "v2"}, ["--destination=r/a:v2", *DIGESTS], False),
+        ({"image": "r/a", "push": "false"}, [*V2, "--no-push"], False),
+        # `tags` is build-push-action's interface, whose default wins.
+        ({"image": "r/a", "tags": "r/a:1"}, ["--destination=r/a:1", *V2, "--no-push"], True),
+        ({"tags": "r/a:1", "outputs": "type=registry"}, PUSHED, False),
+        ({"outputs": "type=image,name=r/a:1,push=true"}, PUSHED, False),
+        (
+            {"tags": "r/a:1", "outputs": "type=oci,dest=o.tar"},
+            [*NOT_PUSHED, f"--oci-layout-path={KD}/out/oci"],
+            False,
+        ),
+    ],
+)
+def test_push_default_follows_the_interface(
+    ws: Path, inputs: dict[str, str], tail: list[str], told: bool
+) -> None:
+    argv, _ = invocation(ws, **inputs)
+    assert argv == FIXED + tail
+    notices = spec_of(ws, **inputs).notices
+    assert bool(notices) is told
+    if told:
+        assert notices == (
+            "nothing is pushed: 'push' is not set, and as in docker/build-push-action it "
+            "defaults to false; set 'push: true' to push",
+        )
+
+
+@pytest.mark.parametrize(
+    ("inputs", "extra"),
+    [
+        # Without a push kaniko checks at start that it may push to the cache repository;
+        # with ignore-error=true that check must not fail the build.
+        (
+            {"cache_to": "type=registry,ref=r/bc,ignore-error=true"},
+            ["--cache=true", "--cache-repo=r/bc", "--skip-push-permission-check"],
+        ),
+        (
+            {"cache_to": "type=registry,ref=r/bc,ignore-error=false"},
+            ["--cache=true", "--cache-repo=r/bc"],
+        ),
+        ({"cache_from": "r/bc"}, ["--cache=true", "--cache-repo=r/bc", "--no-push-cache"]),
+    ],
+)
+def test_cache_flags_without_a_push(ws: Path, inputs: dict[str, str], extra: list[str]) -> None:
+    argv, _ = invocation(ws, tags="r/a:1", push="false", **inputs)
+    assert argv == FIXED + DEST + ["--no-push", *extra]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "warned", "noticed"),
+    [
+        ({"cache_from": "type=gha,token=ghs_x", "cache_to": "type=gha"}, 2, 0),
+        ({"cache_to": "type=s3,secret_access_key=abc"}, 1, 0),
+        ({"no_cache_filters": "deps"}, 0, 1),
+        ({"cache_from": "type=registry,ref=r/bc"}, 0, 0),
+    ],
+)
+def test_cache_inputs_warn_and_notice_instead_of_failing(
+    ws: Path, inputs: dict[str, str], warned: int, noticed: int
+) -> None:
+    spec = spec_of(ws, tags="r/a:1", push="true", **inputs)
+    assert (len(spec.warnings), len(spec.notices)) == (warned, noticed)
+    assert not any("ghs_x" in w or "abc" in w for w in spec.warnings)
 
 
 def test_cache_dir_is_staged_inside_the_chroot(ws: Path) -> None:
@@ -403,7 +516,8 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
-        ({}, r"input 'tags': no destination"),
+        ({"push": "true"}, r"input 'tags': no destination to push to: set 'tags', or drop"),
+        ({"outputs": "type=registry"}, r"input 'tags': no destination to push to"),
         ({"tags": "r/a:1", "push": "yes"}, r"input 'push': 'yes' is not a boolean"),
         ({"tags": "Bad/Ref"}, r"input 'tags': 'Bad/Ref' is not a valid image reference"),
         ({"image": "r/a:1"}, r"input 'image': 'r/a:1' must not carry a tag"),

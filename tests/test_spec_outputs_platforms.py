@@ -47,7 +47,8 @@ def spec_of(ws: Path, **inputs: str) -> BuildSpec:
             None,
             "i.tar",
         ),
-        ({"tar_path": "t.tar"}, True, "t.tar", None, None),
+        ({"tar_path": "t.tar"}, False, "t.tar", None, None),
+        ({"tar_path": "t.tar", "push": "true"}, True, "t.tar", None, None),
     ],
 )
 def test_outputs(

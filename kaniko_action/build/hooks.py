@@ -21,7 +21,7 @@ from ..platforms.plan import plan
 from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, ignored_paths
 from ..spec.build_spec import BuildSpec
-from ..spec.secrets import FORK, secret_input
+from ..spec.secrets import secret_input, without_secret_support
 from ..staging.secrets import stage_secrets
 from .context import RunContext
 
@@ -32,11 +32,7 @@ def _check_secrets(
     status, text = executor_output(sandbox.root, layout, ctx.cancel, "--help")
     if status == 0 and offers_secrets(text):
         return
-    raise InputError(
-        secret_input(spec.secrets),
-        f"build secrets need {FORK}; the executor in 'executor-dir' "
-        f"({version or 'unknown version'}) has no --secret",
-    )
+    raise InputError(secret_input(spec.secrets), without_secret_support(version))
 
 
 def _pin(

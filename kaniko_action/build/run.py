@@ -59,6 +59,8 @@ def _context(
     loaded = [runner_config.warning] if runner_config.warning else []
     for warning in [*spec.warnings, *loaded, *config.warnings]:
         workflow.warning(warning)
+    for notice in spec.notices:
+        workflow.notice(notice)
     access = registry_access(spec, config, helper_env, workflow.mask)
     return RunContext(env, workflow, phases, cancel, config, helper_env, access, work_base(env))
 

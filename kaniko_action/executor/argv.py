@@ -144,6 +144,12 @@ def executor_invocation(
             argv.append(f"--cache-repo={spec.cache_repo}")
         if spec.cache_ttl:
             argv.append(f"--cache-ttl={spec.cache_ttl}")
+        if not spec.cache_write:
+            argv.append("--no-push-cache")
+        elif spec.cache_ignore_error and not spec.push:
+            # Building without a push, kaniko checks at start that it may push to the cache
+            # repository and fails if not; a failed cache upload later is only a warning.
+            argv.append("--skip-push-permission-check")
     if spec.cache_dir is not None:
         argv.append(f"--cache-dir={layout.cache_dir}")
     if spec.platform:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..oci.platform import parse_platform, parse_platforms
-from .buildx import translate
+from .buildx import Translation, translate
 from .exports import OutputPlan, parse_outputs
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
@@ -86,6 +86,10 @@ class BuildSpec:
     references: tuple[Reference, ...] = field(default=(), compare=False)
     cache: bool = False
     cache_repo: str | None = None
+    # False: kaniko reads the layer cache without writing it (cache-from with no cache-to).
+    cache_write: bool = True
+    # A failed cache write must not fail the build (cache-to's ignore-error=true).
+    cache_ignore_error: bool = False
     cache_ttl: str | None = None
     cache_dir: Path | None = None
     registry_mirrors: tuple[str, ...] = ()
@@ -103,6 +107,8 @@ class BuildSpec:
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
     warnings: tuple[str, ...] = ()
+    # What the action does instead of what an input asked, said in the log.
+    notices: tuple[str, ...] = ()
     login: Login | None = None
     registry_certificates: tuple[tuple[str, Path], ...] = ()
     registry_client_certs: tuple[tuple[str, Path, Path], ...] = ()
@@ -203,9 +209,17 @@ def _input_of(flag: str) -> str:
     return target if target.startswith(("the ", "(")) else f"the '{target}' input"
 
 
-def _cache_settings(
-    raw: Mapping[str, str], compat_use: bool | None, compat_repo: str | None
-) -> tuple[bool, str | None]:
+@dataclass(frozen=True)
+class _Cache:
+    use: bool
+    repo: str | None
+    write: bool
+    ignore_error: bool
+
+
+def _cache_settings(raw: Mapping[str, str], compat: Translation) -> _Cache:
+    """The layer cache from the action's own inputs and build-push-action's. kaniko writes
+    the cache unless only `cache-from` turned it on."""
     cache = parse_bool("cache", raw["cache"])
     if (
         raw["cache-repo"]
@@ -213,16 +227,17 @@ def _cache_settings(
         and raw["cache-repo"] != raw["cache-repository"]
     ):
         raise InputError("cache-repository", "differs from 'cache-repo'; give only one of them")
-    repo = raw["cache-repo"] or raw["cache-repository"] or compat_repo
-    if compat_use is False and cache:
+    repo = raw["cache-repo"] or raw["cache-repository"] or compat.cache_repo
+    if compat.use_cache is False and cache:
         raise InputError("no-cache", "is true while 'cache' is true; choose one")
-    if compat_use is True:
-        cache = True
-    if compat_use is False:
+    write = cache or compat.cache_write
+    if compat.use_cache is not None:
+        cache = compat.use_cache
+    if compat.uncached:
         cache = False
     if repo:
         parse_reference("cache-repo", repo)
-    return cache, repo or None
+    return _Cache(cache, repo or None, write, compat.cache_ignore_error)
 
 
 def read_certificate(name: str, registry: str, path: Path) -> bytes:
@@ -264,14 +279,21 @@ def _certificates(
     return tuple(cas), tuple(clients)
 
 
-def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool:
-    push = parse_bool("push", raw["push"])
+def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool | None:
+    """Whether to push; None when nothing says so, which build_spec decides by interface."""
+    push = parse_bool("push", raw["push"]) if raw["push"] else None
     if plan is None:
         return push
-    if plan.push and not push:
+    if plan.push and push is False:
         raise InputError("outputs", "pushes (type=registry or push=true) while 'push' is false")
-    # With `outputs`, they decide: 'push' defaults to true here, false in build-push-action.
+    # With `outputs`, they decide.
     return plan.push
+
+
+def v2_interface(raw: Mapping[str, str]) -> bool:
+    """Whether the step uses kaniko-build v2's interface (`image`, no `tags`), whose `push`
+    defaults to true; build-push-action's defaults to false."""
+    return bool(raw["image"]) and not raw["tags"]
 
 
 def _output_file(
@@ -330,10 +352,19 @@ def build_spec(
     """
     compat = translate(raw)
     plan = parse_outputs(raw["outputs"])
-    push = _push(raw, plan)
+    asked = _push(raw, plan)
+    push = v2_interface(raw) if asked is None else asked
     destinations, references = _destinations(raw, plan.names if plan else ())
     if push and not destinations:
-        raise InputError("tags", "no destination: set 'tags' or 'image', or set 'push: false'")
+        raise InputError(
+            "tags", "no destination to push to: set 'tags', or drop 'push: true' to only build"
+        )
+    notices = list(compat.notices)
+    if asked is None and destinations and not push:
+        notices.append(
+            "nothing is pushed: 'push' is not set, and as in docker/build-push-action it "
+            "defaults to false; set 'push: true' to push"
+        )
     for ref, dest in zip(references, destinations):
         if ref.digest:
             raise InputError("tags", f"'{dest}' has a digest; a destination needs a tag")
@@ -356,7 +387,8 @@ def build_spec(
     if not executor_dir.is_absolute():
         raise InputError("executor-dir", f"'{executor_dir}' must be an absolute path")
 
-    cache, cache_repo = _cache_settings(raw, compat.use_cache, compat.cache_repo)
+    cache_settings = _cache_settings(raw, compat)
+    cache, cache_repo = cache_settings.use, cache_settings.repo
     if cache and not cache_repo and not destinations:
         raise InputError("cache-repo", "'cache' is on but there is no repository to cache in")
     cache_ttl = raw["cache-ttl"] or None
@@ -422,6 +454,8 @@ def build_spec(
         references=tuple(references),
         cache=cache,
         cache_repo=cache_repo,
+        cache_write=cache_settings.write,
+        cache_ignore_error=cache_settings.ignore_error,
         cache_ttl=cache_ttl,
         cache_dir=cache_dir,
         registry_mirrors=mirrors,
@@ -441,6 +475,7 @@ def build_spec(
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
         warnings=tuple(compat.warnings),
+        notices=tuple(notices),
         login=login,
         registry_certificates=registry_certificates,
         registry_client_certs=registry_client_certs,

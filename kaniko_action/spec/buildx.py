@@ -1,7 +1,8 @@
 """docker/build-push-action inputs that kaniko has no exact equivalent for.
 
 Each is mapped to what kaniko can do, refused with an error that says what to do instead, or
-accepted with a warning that says it has no effect. None is silently ignored.
+accepted with a warning that says it has no effect (or a notice that says what is done
+instead). None is silently ignored. `cache-from` and `cache-to` are read by cache.py.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ..errors import InputError
+from .cache import cache_plan
 from .inputs import parse_bool, parse_list
 
 
@@ -22,15 +24,20 @@ class Translation:
     platforms: list[str] = field(default_factory=list)
     cache_repo: str | None = None
     use_cache: bool | None = None
+    # A cache-to registry entry: kaniko writes the layer cache (else it only reads it).
+    cache_write: bool = False
+    cache_ignore_error: bool = False
+    # no-cache-filters: the whole build goes without the cache.
+    uncached: bool = False
     shm_size: int | None = None
     warnings: list[str] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
 
 
 _REFUSED = {
     "ssh": "kaniko has no SSH agent forwarding; fetch private sources before the build, or "
     "pass a key with 'secret-files' and RUN --mount=type=secret",
     "build-contexts": "put every file the build needs under 'context'",
-    "no-cache-filters": "set 'cache: false' to rebuild everything",
 }
 _WARNED = {
     "builder": "kaniko has no builder instances",
@@ -58,26 +65,6 @@ def parse_shm_size(value: str) -> int | None:
     number, unit = match.groups()
     factor = 1024 ** ("kmgtp".index(unit.lower()) + 1) if unit else 1
     return int(float(number) * factor) or None
-
-
-def _cache_ref(name: str, entry: str) -> str:
-    """The repository of a `type=registry,ref=REPO` (or bare `REPO`) cache entry."""
-    if "=" not in entry:
-        return entry.split("@")[0]
-    attrs = dict(part.split("=", 1) for part in entry.split(",") if "=" in part)
-    kind = attrs.get("type", "registry")
-    if kind != "registry" or "ref" not in attrs:
-        raise InputError(
-            name,
-            f"'{entry}': kaniko caches layers in a registry repository only; use "
-            "'type=registry,ref=REPO' or set 'cache: true' and 'cache-repo'",
-        )
-    return attrs["ref"]
-
-
-def _strip_tag(ref: str) -> str:
-    last = ref.rsplit("/", 1)[-1]
-    return ref.rsplit(":", 1)[0] if ":" in last else ref
 
 
 def translate(raw: Mapping[str, str]) -> Translation:
@@ -110,18 +97,20 @@ def translate(raw: Mapping[str, str]) -> Translation:
 
     if parse_bool("no-cache", raw["no-cache"]):
         out.use_cache = False
-    repos = {
-        _strip_tag(_cache_ref(name, entry))
-        for name in ("cache-from", "cache-to")
-        for entry in parse_list(raw[name], commas=False)
-    }
-    if len(repos) > 1:
-        raise InputError(
-            "cache-to",
-            f"kaniko uses one cache repository, got {', '.join(sorted(repos))}",
-        )
-    if repos:
-        out.cache_repo = repos.pop()
+    plan = cache_plan(raw["cache-from"], raw["cache-to"])
+    out.warnings += plan.warnings
+    if plan.repo is not None:
+        out.cache_repo = plan.repo
+        out.cache_write = plan.write
+        out.cache_ignore_error = plan.ignore_error
         if out.use_cache is None:
             out.use_cache = True
+    stages = parse_list(raw["no-cache-filters"])
+    if stages:
+        # kaniko's cache is all or nothing: those stages rebuilt means everything rebuilt.
+        out.uncached = True
+        out.notices.append(
+            f"input 'no-cache-filters' ({', '.join(stages)}): kaniko cannot leave single "
+            "stages out of its layer cache, so the whole image is built without it"
+        )
     return out

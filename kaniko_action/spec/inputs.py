@@ -39,10 +39,14 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef("tag", "Tag used with `image`.", default="latest"),
     InputDef(
         "tags",
-        "Full image references to push, separated by newlines or commas "
+        "Full image references, separated by newlines or commas, pushed with `push: true` "
         "(docker/metadata-action's `tags` output works unchanged).",
     ),
-    InputDef("push", "Push the image. `false` builds without pushing.", default="true"),
+    InputDef(
+        "push",
+        "Push the image. Default: `false`, as in build-push-action (`outputs` may push), "
+        "except with the v2 `image` input and no `tags`: `true`.",
+    ),
     InputDef(
         "build-args",
         "Build arguments, one `NAME=VALUE` per line (values may contain spaces and `=`).",
@@ -145,11 +149,13 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef("load", "Not possible here (no Docker daemon): use `tar-path`.", default="false"),
     InputDef(
         "cache-from",
-        "build-push-action cache sources; `type=registry,ref=REPO` entries map to `cache-repo`.",
+        "build-push-action cache sources, one per line; `type=registry,ref=REPO` (or `REPO`) "
+        "reads kaniko's layer cache in REPO. Other types are not honoured (a warning says why).",
     ),
     InputDef(
         "cache-to",
-        "build-push-action cache exports; `type=registry,ref=REPO` entries map to `cache-repo`.",
+        "build-push-action cache exports, one per line; `type=registry,ref=REPO` writes "
+        "kaniko's layer cache to REPO. Other types are not honoured (a warning says why).",
     ),
     InputDef(
         "outputs",
@@ -189,7 +195,11 @@ INPUTS: tuple[InputDef, ...] = (
         "No effect where RUN steps run without namespaces (see deploy/README.md).",
     ),
     InputDef("ulimit", "Ignored with a warning: RUN steps are not containers here."),
-    InputDef("no-cache-filters", "Not supported: kaniko's cache is all or nothing."),
+    InputDef(
+        "no-cache-filters",
+        "Stages to build without the cache: kaniko's cache is all or nothing, so any stage "
+        "here builds the whole image uncached (a notice says so).",
+    ),
     InputDef("github-token", "Ignored with a warning: only git contexts would use it."),
 )
 

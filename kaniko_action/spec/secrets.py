@@ -24,6 +24,9 @@ FORK = (
     "the maintained kaniko executor (osscontainertools/kaniko), which adds --secret and "
     "RUN --mount=type=secret"
 )
+# The fork's executor image, and the runner image's (Dockerfile) build argument choosing it.
+FORK_IMAGE = "ghcr.io/osscontainertools/kaniko"
+EXECUTOR_IMAGE_ARG = "EXECUTOR_IMAGE"
 # kaniko writes a secret to /run/secrets/<id> and keeps a copy under its own directory by id,
 # and splits --secret on ',' and '=': an id is a plain file name.
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -132,6 +135,19 @@ def parse_secrets(
             )
         add("secret-envs", line, BuildSecret(key, "env", variable))
     return tuple(found)
+
+
+def without_secret_support(version: str | None) -> str:
+    """The refusal for an executor without --secret (the archived upstream's last release,
+    v1.24.0): what it lacks, and the two ways to switch to the fork."""
+    return (
+        f"build secrets need {FORK}; the executor in 'executor-dir' "
+        f"({version or 'unknown version'}) has no --secret. To switch: build the runner "
+        f"image from this repository's Dockerfile with its build argument "
+        f"{EXECUTOR_IMAGE_ARG} left at its default (or set to a {FORK_IMAGE}:<version> "
+        f"image), or copy /kaniko out of a {FORK_IMAGE} image onto the runner and set the "
+        "'executor-dir' input to that directory"
+    )
 
 
 def secret_input(secrets: tuple[BuildSecret, ...]) -> str:

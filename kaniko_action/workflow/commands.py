@@ -3,6 +3,10 @@
 Follows @actions/core: workflow commands on stdout with `%`, CR and LF escaped in data (and `:`
 and `,` in properties); outputs and the summary through the runner's file commands, multi-line
 values in `name<<DELIMITER` blocks with a random delimiter.
+
+Outside a runner (GITHUB_ACTIONS is not `true`: the command line in a terminal) nobody reads
+workflow commands: the same calls print plain lines instead (`error: ...`, `==> Build`), and
+neither masks nor fences around the build's output.
 """
 
 from __future__ import annotations
@@ -41,6 +45,23 @@ def command(name: str, message: str = "", properties: Mapping[str, object] | Non
     return f"::{name}{' ' + props if props else ''}::{escape_data(message)}"
 
 
+def plain(
+    name: str, message: str = "", properties: Mapping[str, object] | None = None
+) -> str | None:
+    """A workflow command as a line for a terminal; None for what only a runner acts on."""
+    props = {k: v for k, v in (properties or {}).items() if v is not None}
+    if name == "group":
+        return f"==> {message}"
+    if name in ("error", "warning", "notice"):
+        title = f"{props['title']}: " if "title" in props else ""
+        where = ""
+        if "file" in props:
+            line = f":{props['line']}" if "line" in props else ""
+            where = f" ({props['file']}{line})"
+        return f"{name}: {title}{message}{where}"
+    return None  # add-mask, endgroup: nothing a terminal needs
+
+
 class Workflow:
     """Talks to the runner through stdout and the file commands named in the environment."""
 
@@ -71,21 +92,36 @@ class Workflow:
         """
         if not self._untrusted:
             return
-        token = _random_hex()
         lines = self._untrusted
         self._untrusted = []
         body = "".join(f"{line}\n" for line in lines)
+        if not self.in_actions:
+            # No runner reads this output: nothing to fence off.
+            self.out.write(body)
+            self.out.flush()
+            return
+        token = _random_hex()
         self.out.write(f"::stop-commands::{token}\n{body}::{token}::\n")
         self.out.flush()
 
     def issue(self, name: str, message: str, **properties: object) -> None:
-        self.echo(command(name, message, properties))
+        if self.in_actions:
+            self.echo(command(name, message, properties))
+            return
+        line = plain(name, message, properties)
+        if line is None:
+            self.flush_untrusted()
+        else:
+            self.echo(line)
 
     def error(self, message: str, **properties: object) -> None:
         self.issue("error", message, **properties)
 
     def warning(self, message: str, **properties: object) -> None:
         self.issue("warning", message, **properties)
+
+    def notice(self, message: str, **properties: object) -> None:
+        self.issue("notice", message, **properties)
 
     def mask(self, secret: str) -> None:
         for line in secret.splitlines() or [secret]:

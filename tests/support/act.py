@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+from .action import SUITE_INPUTS
 from .hostcheck import HostSnapshot
 from .proc import run_text
 
@@ -104,7 +105,10 @@ def yaml_value(value: str, indent: int) -> str:
 
 
 def render_workflow(inputs: dict[str, str], results: Path) -> str:
-    lines = [f"          {name}: {yaml_value(value, 12)}" for name, value in inputs.items()]
+    lines = [
+        f"          {name}: {yaml_value(value, 12)}"
+        for name, value in {**SUITE_INPUTS, **inputs}.items()
+    ]
     return WORKFLOW_TEMPLATE.format(inputs="\n".join(lines), results=json.dumps(str(results)))
 
 

@@ -14,6 +14,10 @@ from .hostcheck import HostSnapshot
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT = 900
+# What every test run passes unless it says otherwise: the suite's builds push. A test of
+# the real default passes push="", which is what the runner gives a step that leaves
+# `push` out (build-push-action's default: no push).
+SUITE_INPUTS = {"push": "true"}
 
 
 def parse_file_command(text: str) -> dict[str, str]:
@@ -80,7 +84,7 @@ class ActionHarness:
             }
         )
         env.update(self.extra_env)
-        env.update({env_name(k): v for k, v in inputs.items()})
+        env.update({env_name(k): v for k, v in {**SUITE_INPUTS, **inputs}.items()})
         return env
 
     def start(self, **inputs: str) -> subprocess.Popen[str]:

@@ -23,6 +23,7 @@ import yaml
 
 from kaniko_action.spec.inputs import env_name
 
+from .action import SUITE_INPUTS
 from .proc import start_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ class RunnerStep:
         env.update(self.extra_env)
         # Every input, as the runner evaluates `${{ inputs.x }}`: the value or its default.
         env.update(defaults)
-        for name, value in inputs.items():
+        for name, value in {**SUITE_INPUTS, **inputs}.items():
             variable = env_name(name)
             assert variable in defaults, f"no input {name}"
             env[variable] = value

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from kaniko_action.spec.inputs import env_name
 
-from .action import parse_file_command
+from .action import SUITE_INPUTS, parse_file_command
 from .proc import run_text, start_text
 from .runner_step import composite_step
 
@@ -342,7 +342,7 @@ class Job:
             **self.extra_env,
             **defaults,
         }
-        for name, value in inputs.items():
+        for name, value in {**SUITE_INPUTS, **inputs}.items():
             variable = env_name(name)
             assert variable in defaults, f"no input {name}"
             env[variable] = value

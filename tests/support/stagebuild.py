@@ -75,6 +75,7 @@ def build(
             "context": context,
             "file": file,
             "tags": destination,
+            "push": "true",
             "insecure-registries": insecure_registry,
             "executor-dir": str(executor_dir),
         }
