@@ -22,9 +22,9 @@ from kaniko_action.spec.secrets import (
     without_secret_support,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-
 from .support.fifo import error_without_waiting
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SECRET = "s3cr3t-Value,with=signs"
 
