@@ -146,12 +146,12 @@ HIDDEN_VALUES = ("ghs_token123", "AKIAEXAMPLE", "s3cr3tkey", "sv=2024&sig=abc", 
             "(type=gha,mode=max) is not honoured: the GitHub Actions cache is not supported yet",
         ),
         (
-            {"cache_from": "type=local,src=/tmp/c"},
-            "(type=local,src=/tmp/c) is not honoured: a local cache directory is not supported yet",
+            {"cache_from": "type=local"},
+            "(type=local) is not honoured: it has no src= (the cache directory)",
         ),
         (
-            {"cache_to": "type=local,dest=/tmp/c"},
-            "input 'cache-to': entry 1 (type=local,dest=/tmp/c) is not honoured",
+            {"cache_to": "type=local,src=/tmp/c"},
+            "input 'cache-to': entry 1 (type=local,src=/tmp/c) is not honoured: it has no dest=",
         ),
         (
             {
@@ -187,7 +187,7 @@ def test_cache_entries_kaniko_cannot_honour_only_warn(inputs: dict[str, str], wa
     assert (out.cache_repo, out.use_cache) == (None, None)
     assert len(out.warnings) == 1, out.warnings
     assert warning in out.warnings[0]
-    if "registry" not in out.warnings[0] and "key=value" not in out.warnings[0]:
+    if not any(w in out.warnings[0] for w in ("registry", "key=value", "type=local")):
         assert "type=registry,ref=REPO" in out.warnings[0]
     assert not any(secret in out.warnings[0] for secret in HIDDEN_VALUES)
 
@@ -222,8 +222,8 @@ def test_a_registry_entry_is_used_next_to_entries_that_are_not_honoured() -> Non
             True,
             False,
             [
-                "input 'cache-from': entry 1 (type=registry,ref=a/one) is not read: kaniko reads "
-                "and writes one cache repository, a/two"
+                "input 'cache-from': entry 1 (type=registry,ref=a/one) is not read: kaniko uses "
+                "one layer cache, the repository a/two"
             ],
         ),
         (
@@ -247,6 +247,32 @@ def test_cache_plan(
     plan = cache_plan(cache_from, cache_to)
     assert (plan.repo, plan.write, plan.ignore_error) == (repo, write, ignore_error)
     assert len(plan.warnings) == len(warned)
+    for warning, part in zip(plan.warnings, warned):
+        assert part in warning
+
+
+@pytest.mark.parametrize(
+    ("cache_from", "cache_to", "src", "dest", "warned"),
+    [
+        ("type=local,src=/tmp/c", "", "/tmp/c", None, []),
+        ("", "type=local,dest=/tmp/c-new,mode=max", None, "/tmp/c-new", []),
+        # Docker's documented pattern: read one directory, write a new one.
+        ("type=local,src=/tmp/c", "type=local,dest=/tmp/c-new,mode=max", "/tmp/c", "/tmp/c-new", []),
+        # One cache: cache-to's kind wins, the other kind's entries are warned about.
+        ("type=registry,ref=reg/app:c", "type=local,dest=/tmp/c", None, "/tmp/c", ["cache-from"]),
+        ("type=local,src=/tmp/c", "type=registry,ref=reg/app:c", None, None, ["cache-from"]),
+        ("type=local,src=/a\ntype=local,src=/b", "", "/a", None, ["entry 2"]),
+        ("type=gha", "type=local,dest=/tmp/c", None, "/tmp/c", ["not supported yet"]),
+    ],
+)  # fmt: skip
+def test_local_cache_plan(
+    cache_from: str, cache_to: str, src: str | None, dest: str | None, warned: list[str]
+) -> None:
+    plan = cache_plan(cache_from, cache_to)
+    assert (plan.local_src, plan.local_dest) == (src, dest)
+    assert plan.repo is None or not plan.local
+    assert plan.write == bool(cache_to) or "type=gha" in cache_from
+    assert len(plan.warnings) == len(warned), plan.warnings
     for warning, part in zip(plan.warnings, warned):
         assert part in warning
 

@@ -121,7 +121,21 @@ DEST = ["--destination=r/a:1", *DIGESTS]
         ),
         # Entries kaniko cannot honour build without the cache (and warn).
         ({"cache_from": "type=gha", "cache_to": "type=gha,mode=max"}, []),
-        ({"cache_from": "type=local,src=c", "cache_to": "type=local,dest=c"}, []),
+        # type=local: kaniko's cache in the chroot, copied in from src= and out to dest=.
+        (
+            {"cache_from": "type=local,src=c", "cache_to": "type=local,dest=c"},
+            ["--cache=true", "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko"],
+        ),
+        (
+            {"cache_from": "type=local,src=/tmp/c"},
+            [
+                "--cache=true",
+                "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko",
+                "--no-push-cache",
+            ],
+        ),
+        ({"cache_to": "type=local,dest=.", "cache_from": "type=local,src=c"}, "error"),
+        ({"cache_to": "type=local,dest=c", "cache_repo": "r/bc"}, "error"),
         ({"cache_to": "type=inline"}, []),
         ({"cache_from": "type=s3,bucket=b", "cache_to": "type=azblob,name=x"}, []),
         # no-cache-filters: the whole image uncached.

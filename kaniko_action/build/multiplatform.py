@@ -161,7 +161,7 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
     targets = [parse_platform("platforms", p) for p in spec.platforms]
     parts: list[BuildOutcome] = []
     with scratch_dir(ctx.work_base, ctx.cancel) as scratch:
-        for target in targets:
+        for number, target in enumerate(targets):
             ctx.phases.end()
             ctx.workflow.echo(f"Building for {target}")
             one = replace(
@@ -170,6 +170,9 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                 tar_path=None,
                 oci_tar_path=None,
                 oci_layout_path=None,
+                local_cache=replace(spec.local_cache, merge=True)
+                if number and spec.local_cache
+                else spec.local_cache,
             )
             directory = scratch / str(target).replace("/", "-")
             step = platform_step(

@@ -28,6 +28,7 @@ from ..spec.references import parse_reference
 from ..staging.exports import Exported, export_build
 from ..staging.files import stage_cache_dir, stage_certificates, stage_context
 from ..staging.files import stage_files_in_place
+from .caching import restore_cache, save_cache
 from .context import RunContext
 from .hooks import prepare_executor, pushed_image_id
 
@@ -126,6 +127,7 @@ def _stage(
         stage_certificates(str(sandbox.root), spec, layout)
         if spec.cache_dir is not None:
             stage_cache_dir(str(sandbox.root), spec.cache_dir, layout)
+        restore_cache(spec, sandbox, layout, ctx)
     except OSError as e:
         if e.errno == errno.ENOSPC:
             raise out_of_space(sandbox.base_dir) from e
@@ -221,6 +223,7 @@ def build_image(
                     spec.references,
                 )
                 image_id = pushed_image_id(spec, pushed, ctx)
+            save_cache(spec, sandbox, layout, watcher.facts(), ctx)
             platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
             assert sandbox.workdir is not None
             exported = export_build(spec, sandbox.root, layout, sandbox.workdir)

@@ -140,11 +140,17 @@ def executor_invocation(
     argv += [f"--registry-mirror={m}" for m in spec.registry_mirrors]
     if spec.cache:
         argv.append("--cache=true")
-        if spec.cache_repo:
+        if spec.local_cache is not None:
+            # Staged into the chroot from cache-from's directory, collected for cache-to's.
+            argv.append(f"--cache-repo={layout.layer_cache_repo}")
+        elif spec.cache_repo:
             argv.append(f"--cache-repo={spec.cache_repo}")
         if spec.cache_ttl:
             argv.append(f"--cache-ttl={spec.cache_ttl}")
-        if not spec.cache_write:
+        if spec.local_cache is not None:
+            if spec.local_cache.dest is None:
+                argv.append("--no-push-cache")
+        elif not spec.cache_write:
             argv.append("--no-push-cache")
         elif spec.cache_ignore_error and not spec.push:
             # Building without a push, kaniko checks at start that it may push to the cache

@@ -22,6 +22,10 @@ _BASE = re.compile(_PREFIX + r"Retrieving image manifest (\S+)")
 _CACHE_HIT = re.compile(_PREFIX + r"Using caching version of cmd: (.*)$")
 _CACHE_MISS = re.compile(_PREFIX + r"No cached layer found for cmd (.*)$")
 _PUSHING = re.compile(_PREFIX + r"Pushing image to (\S+)")
+# The keys of a local layer cache (--cache-repo=oci:...) kaniko looked up or wrote.
+_CACHE_KEY = re.compile(
+    _PREFIX + r"(?:Checking for cached layer|Pushing layer) oci:\S*?:([0-9a-f]{64})\b"
+)
 _ERROR = re.compile(r"^(?:ERRO|FATA)\[[^\]]*\]\s+(.*)$|^(?:error|Error)[: ](.*)$")
 
 
@@ -32,6 +36,8 @@ class LogFacts:
     base_images: tuple[str, ...] = ()
     cache_hits: int = 0
     cache_misses: int = 0
+    # Keys of a local layer cache the build looked up or made (what a cache-to keeps).
+    cache_keys: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -49,6 +55,7 @@ class LogWatcher:
     base_images: list[str] = field(default_factory=list)
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
+    cache_keys: set[str] = field(default_factory=set)
     pushing: bool = False
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
@@ -65,6 +72,8 @@ class LogWatcher:
             self.step_output.clear()
             return
         self.step_output.append(clean)
+        if match := _CACHE_KEY.match(clean):
+            self.cache_keys.add(match.group(1))
         if match := _STAGE.match(clean):
             self.stage = int(match.group(2))
             self.last_instruction = None
@@ -88,7 +97,12 @@ class LogWatcher:
 
     def facts(self) -> LogFacts:
         """What the log said about the build, for the report."""
-        return LogFacts(tuple(self.base_images), len(self.cache_hits), len(self.cache_misses))
+        return LogFacts(
+            tuple(self.base_images),
+            len(self.cache_hits),
+            len(self.cache_misses),
+            frozenset(self.cache_keys),
+        )
 
     def summary(self, status: int, explanation: str | None = None) -> str:
         """One sentence: where the build failed, why (`explanation`, when known), and the

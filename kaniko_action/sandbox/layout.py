@@ -31,6 +31,9 @@ def ignored_paths(extra: tuple[PurePosixPath, ...] = ()) -> tuple[PurePosixPath,
     return tuple(p for p in (*INJECTED, *extra) if p != KANIKO_DIR)
 
 
+LAYER_CACHE_NAME = "kaniko"
+
+
 @dataclass(frozen=True)
 class ChrootLayout:
     """Absolute paths as the executor sees them, inside the chroot."""
@@ -47,6 +50,13 @@ class ChrootLayout:
     oci_layout: PurePosixPath
     cache_dir: PurePosixPath
     certs_dir: PurePosixPath
+    # kaniko's layer cache for type=local: one OCI layout per cache key, which kaniko names
+    # `<layer_cache_dir>/<LAYER_CACHE_NAME>:<key>`, next to the name it is given.
+    layer_cache_dir: PurePosixPath
+
+    @property
+    def layer_cache_repo(self) -> str:
+        return f"oci:{self.layer_cache_dir / LAYER_CACHE_NAME}"
 
     @property
     def outputs_dir(self) -> PurePosixPath:
@@ -88,6 +98,7 @@ def chroot_layout(paths: BuildPaths) -> ChrootLayout:
         oci_layout=out / "oci",
         cache_dir=KANIKO_DIR / "cache",
         certs_dir=KANIKO_DIR / "certs",
+        layer_cache_dir=KANIKO_DIR / "layer-cache",
     )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import InputError
 from ..oci.platform import parse_platform, parse_platforms
 from .buildx import Translation, translate
+from .cache import LocalCache
 from .exports import OutputPlan, parse_outputs
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
@@ -19,6 +20,7 @@ from .paths import (
     CERTIFICATE_FILE_LIMIT,
     OCI_LAYOUT_MARKER,
     BuildPaths,
+    cache_directory,
     input_file,
     is_within,
     output_path,
@@ -92,6 +94,8 @@ class BuildSpec:
     cache_ignore_error: bool = False
     cache_ttl: str | None = None
     cache_dir: Path | None = None
+    # type=local in cache-from / cache-to: kaniko's layer cache in directories of the runner.
+    local_cache: LocalCache | None = None
     registry_mirrors: tuple[str, ...] = ()
     skip_tls_verify_registries: tuple[str, ...] = ()
     platform: str | None = None
@@ -215,6 +219,8 @@ class _Cache:
     repo: str | None
     write: bool
     ignore_error: bool
+    local_src: str | None = None
+    local_dest: str | None = None
 
 
 def _cache_settings(raw: Mapping[str, str], compat: Translation) -> _Cache:
@@ -237,7 +243,14 @@ def _cache_settings(raw: Mapping[str, str], compat: Translation) -> _Cache:
         cache = False
     if repo:
         parse_reference("cache-repo", repo)
-    return _Cache(cache, repo or None, write, compat.cache_ignore_error)
+    local_src, local_dest = compat.cache_local_src, compat.cache_local_dest
+    if (local_src or local_dest) and repo:
+        raise InputError(
+            "cache-repo",
+            "is set while 'cache-from'/'cache-to' name a local cache directory: kaniko uses "
+            "one layer cache; give only one of them",
+        )
+    return _Cache(cache, repo or None, write, compat.cache_ignore_error, local_src, local_dest)
 
 
 def read_certificate(name: str, registry: str, path: Path) -> bytes:
@@ -389,7 +402,8 @@ def build_spec(
 
     cache_settings = _cache_settings(raw, compat)
     cache, cache_repo = cache_settings.use, cache_settings.repo
-    if cache and not cache_repo and not destinations:
+    local_cache = cache_settings.local_src is not None or cache_settings.local_dest is not None
+    if cache and not cache_repo and not destinations and not local_cache:
         raise InputError("cache-repo", "'cache' is on but there is no repository to cache in")
     cache_ttl = raw["cache-ttl"] or None
     if cache_ttl is not None and not _GO_DURATION.match(cache_ttl):
@@ -440,6 +454,14 @@ def build_spec(
             "(type=oci,dest=FILE in 'outputs', or 'oci-layout-path')",
         )
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
+    layer_cache = (
+        LocalCache(
+            cache_directory("cache-from", ws, temp, cache_settings.local_src, writes=False),
+            cache_directory("cache-to", ws, temp, cache_settings.local_dest, writes=True),
+        )
+        if cache and local_cache
+        else None
+    )
     login = parse_login(raw, references)
     registry_certificates, registry_client_certs = _certificates(raw, paths.workspace, temp)
     return BuildSpec(
@@ -458,6 +480,7 @@ def build_spec(
         cache_ignore_error=cache_settings.ignore_error,
         cache_ttl=cache_ttl,
         cache_dir=cache_dir,
+        local_cache=layer_cache,
         registry_mirrors=mirrors,
         skip_tls_verify_registries=skip_tls,
         platform=platform,

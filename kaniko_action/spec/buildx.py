@@ -27,6 +27,9 @@ class Translation:
     # A cache-to registry entry: kaniko writes the layer cache (else it only reads it).
     cache_write: bool = False
     cache_ignore_error: bool = False
+    # type=local: the directories kaniko's layer cache is read from and written to.
+    cache_local_src: str | None = None
+    cache_local_dest: str | None = None
     # no-cache-filters: the whole build goes without the cache.
     uncached: bool = False
     shm_size: int | None = None
@@ -99,8 +102,10 @@ def translate(raw: Mapping[str, str]) -> Translation:
         out.use_cache = False
     plan = cache_plan(raw["cache-from"], raw["cache-to"])
     out.warnings += plan.warnings
-    if plan.repo is not None:
+    if plan.repo is not None or plan.local:
         out.cache_repo = plan.repo
+        out.cache_local_src = plan.local_src
+        out.cache_local_dest = plan.local_dest
         out.cache_write = plan.write
         out.cache_ignore_error = plan.ignore_error
         if out.use_cache is None:

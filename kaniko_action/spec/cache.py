@@ -1,10 +1,13 @@
 """build-push-action's `cache-from` and `cache-to` (buildx `--cache-from`/`--cache-to`): each
 line parsed into a frozen `CacheEntry`, and what kaniko makes of them (`CachePlan`). Pure.
 
-kaniko has one layer cache, in one registry repository (`--cache-repo`), which it reads and,
-unless told `--no-push-cache`, writes. So `type=registry,ref=REPO` (or a bare `REPO`) maps
-to that repository; every other entry is accepted with a warning that says it is not
-honoured and why: a cache setting never fails a build, as a cache miss never does.
+kaniko has one layer cache, which it reads and, unless told `--no-push-cache`, writes: a
+registry repository (`--cache-repo=REPO`), or an OCI-layout directory per cache key in the
+chroot (`--cache-repo=oci:DIR`). So `type=registry,ref=REPO` (or a bare `REPO`) maps to that
+repository, and `type=local,src=DIR` / `type=local,dest=DIR` to a directory on the runner that
+the action copies into the chroot before the build and back after it (staging/layer_cache.py).
+Every other entry is accepted with a warning that says it is not honoured and why: a cache
+setting never fails a build, as a cache miss never does.
 
 Warnings name an entry by its input, line and type, with the values of attributes known to
 be harmless only: a gha token, s3 or azblob keys, a URL that may carry a SAS token are never
@@ -16,6 +19,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import InputError
@@ -55,10 +59,14 @@ _NOT_HONOURED = {
     "inline": "kaniko cannot embed cache metadata in the image it pushes",
     "s3": "kaniko cannot read or write a cache in S3",
     "azblob": "kaniko cannot read or write a cache in Azure Blob Storage",
-    "local": "a local cache directory is not supported yet",
     "gha": "the GitHub Actions cache is not supported yet",
 }
-_ADVICE = "kaniko keeps its layer cache in a registry repository (type=registry,ref=REPO)"
+_ADVICE = (
+    "kaniko keeps its layer cache in a registry repository (type=registry,ref=REPO) or a "
+    "directory (type=local,src=DIR / type=local,dest=DIR)"
+)
+# The attribute naming a local cache's directory, by input.
+_LOCAL_PATH = {"cache-from": "src", "cache-to": "dest"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,17 @@ class CacheEntry:
 
     def named(self) -> str:
         return f"input '{self.input}': entry {self.line} ({self.shown()})"
+
+
+@dataclass(frozen=True)
+class LocalCache:
+    """`type=local`: the runner directories kaniko's layer cache is read from (`src`, None
+    when no cache-from names one) and written to (`dest`), as real paths."""
+
+    src: Path | None
+    dest: Path | None
+    # Add to `dest` rather than replace it: the second and later platforms of one build.
+    merge: bool = False
 
 
 def _entry(name: str, line: int, text: str) -> CacheEntry | str:
@@ -119,15 +138,22 @@ def parse_cache_entries(name: str, value: str) -> tuple[tuple[CacheEntry, ...], 
 
 @dataclass(frozen=True)
 class CachePlan:
-    """What kaniko does with the entries: the repository (None: no registry entry), whether
-    it writes to it (a `cache-to` registry entry), whether a failure to write may not fail
-    the build (`ignore-error=true` on that entry), and a warning per entry not honoured."""
+    """What kaniko does with the entries: the repository (None: no registry entry), or the
+    local directories to read from (`local_src`) and write to (`local_dest`), as given;
+    whether it writes (a `cache-to` entry), whether a failure to write may not fail the
+    build (`ignore-error=true` on that entry), and a warning per entry not honoured."""
 
     repo: str | None = None
     write: bool = False
     ignore_error: bool = False
     entries: tuple[CacheEntry, ...] = ()
     warnings: tuple[str, ...] = ()
+    local_src: str | None = None
+    local_dest: str | None = None
+
+    @property
+    def local(self) -> bool:
+        return self.local_src is not None or self.local_dest is not None
 
 
 def strip_tag(ref: str) -> str:
@@ -139,6 +165,9 @@ def strip_tag(ref: str) -> str:
 
 def _why_not(entry: CacheEntry) -> str | None:
     """Why kaniko cannot honour an entry, or None for a registry entry it can."""
+    if entry.type == "local":
+        attr = _LOCAL_PATH[entry.input]
+        return None if entry.attrs.get(attr) else f"it has no {attr}= (the cache directory)"
     if entry.type == "registry":
         ref = entry.attrs.get("ref", "")
         if not ref:
@@ -154,10 +183,18 @@ def _why_not(entry: CacheEntry) -> str | None:
     return f"{reason}; {_ADVICE}"
 
 
+def _where(entry: CacheEntry) -> str:
+    """What an entry names: its repository, or its directory."""
+    if entry.type == "local":
+        return f"local:{entry.attrs[_LOCAL_PATH[entry.input]]}"
+    return strip_tag(entry.attrs["ref"])
+
+
 def cache_plan(cache_from: str, cache_to: str) -> CachePlan:
-    """The plan for both inputs. The repository is the first `cache-to` registry entry's
-    (where kaniko writes, and reads too), else the first `cache-from` one's; registry
-    entries naming another repository are warned about."""
+    """The plan for both inputs. kaniko has one cache: that of the first `cache-to` entry
+    kaniko can use (where it writes, and reads too), else of the first `cache-from` one. A
+    local cache reads the first local `cache-from` directory and writes the first local
+    `cache-to` one; entries naming another cache are warned about."""
     froms, from_warnings = parse_cache_entries("cache-from", cache_from)
     tos, to_warnings = parse_cache_entries("cache-to", cache_to)
     warnings = [*from_warnings, *to_warnings]
@@ -172,18 +209,37 @@ def cache_plan(cache_from: str, cache_to: str) -> CachePlan:
     chosen = writes[0] if writes else (usable[0] if usable else None)
     if chosen is None:
         return CachePlan(entries=(*froms, *tos), warnings=tuple(warnings))
-    repo = strip_tag(chosen.attrs["ref"])
+    local = chosen.type == "local"
+    described = (
+        f"the local directory of {chosen.named()}" if local else f"the repository {_where(chosen)}"
+    )
+    used: dict[str, CacheEntry] = {}  # by input: the entry kaniko's one cache comes from
     for entry in usable:
-        if strip_tag(entry.attrs["ref"]) != repo:
-            verb = "written" if entry.input == "cache-to" else "read"
-            warnings.append(
-                f"{entry.named()} is not {verb}: kaniko reads and writes one cache "
-                f"repository, {repo}"
-            )
-    ignore_error = bool(writes) and writes[0].attrs.get("ignore-error", "") in _GO_TRUE
+        if local:
+            fits = entry.type == "local" and entry.input not in used
+        else:
+            fits = entry.type == "registry" and _where(entry) == _where(chosen)
+        if fits:
+            used.setdefault(entry.input, entry)
+            continue
+        verb = "written" if entry.input == "cache-to" else "read"
+        warnings.append(f"{entry.named()} is not {verb}: kaniko uses one layer cache, {described}")
+    write = bool(writes)
+    ignore_error = write and writes[0].attrs.get("ignore-error", "") in _GO_TRUE
+    if local:
+        src = used.get("cache-from")
+        dest = used.get("cache-to")
+        return CachePlan(
+            write=write,
+            ignore_error=ignore_error,
+            entries=(*froms, *tos),
+            warnings=tuple(warnings),
+            local_src=src.attrs["src"] if src else None,
+            local_dest=dest.attrs["dest"] if dest else None,
+        )
     return CachePlan(
-        repo=repo,
-        write=bool(writes),
+        repo=_where(chosen),
+        write=write,
         ignore_error=ignore_error,
         entries=(*froms, *tos),
         warnings=tuple(warnings),

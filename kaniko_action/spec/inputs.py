@@ -150,12 +150,15 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef(
         "cache-from",
         "build-push-action cache sources, one per line; `type=registry,ref=REPO` (or `REPO`) "
-        "reads kaniko's layer cache in REPO. Other types are not honoured (a warning says why).",
+        "reads kaniko's layer cache in REPO, `type=local,src=DIR` from a directory on the "
+        "runner. Other types are not honoured (a warning says why).",
     ),
     InputDef(
         "cache-to",
         "build-push-action cache exports, one per line; `type=registry,ref=REPO` writes "
-        "kaniko's layer cache to REPO. Other types are not honoured (a warning says why).",
+        "kaniko's layer cache to REPO, `type=local,dest=DIR` to a directory on the runner "
+        "(replaced by the layers this build used or made). Other types are not honoured (a "
+        "warning says why).",
     ),
     InputDef(
         "outputs",

@@ -225,3 +225,33 @@ def _unreadable(subject: str, error: OSError, limit: int) -> str:
     if isinstance(error, FileNotFoundError):
         return f"{subject} does not exist"
     return f"{subject} cannot be read ({error.strerror or error})"
+
+
+# The file that marks a directory as a kaniko-build layer cache (type=local): only such a
+# directory, or an empty one, is ever replaced by a cache-to.
+LAYER_CACHE_MARKER = "kaniko-build-cache"
+
+
+def cache_directory(
+    name: str, workspace: Path, runner_temp: Path | None, value: str | None, *, writes: bool
+) -> Path | None:
+    """The real path of a local cache directory (`src=` or `dest=`), relative to the
+    workspace or absolute: anywhere on the runner (build-push-action's examples use /tmp),
+    but never in a kaniko-build work directory, and a `dest` never holding the workspace or
+    RUNNER_TEMP (it is replaced by the new cache)."""
+    if not value:
+        return None
+    real = Path(os.path.realpath(_absolute(workspace, value)))
+    if runner_temp is not None and is_within(real, runner_temp) and real != runner_temp:
+        first = real.relative_to(runner_temp).parts[0]
+        if first.startswith(_WORKDIR_NAMES):
+            raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
+    if writes:
+        for held, what in ((workspace, "the workspace"), (runner_temp, "RUNNER_TEMP")):
+            if held is not None and is_within(held, real):
+                raise InputError(
+                    name, f"'{value}' holds {what}; give the cache a directory of its own"
+                )
+        if os.path.lexists(real) and not os.path.isdir(real):
+            raise InputError(name, f"'{value}' exists and is not a directory")
+    return real
