@@ -17,7 +17,8 @@ What it starts, all on 127.0.0.1 and below its work directory: a registry (Debia
   and copied into the second), every tool's cache emptied first;
 - warm: the same after one source file changed, with each tool's best cache from a build
   just before: BuildKit's and buildah's local layer caches, kaniko alone with a registry
-  cache (`--cache-repo`, as kaniko users set it up), the action with its best cache;
+  cache (`--cache-repo`, as kaniko users set it up), the action with a local cache
+  directory (`cache-from: type=local,src=DIR`, `cache-to: type=local,dest=DIR`);
 - run: one stage, four RUN steps on the base.
 
 Rounds alternate the tools, in an order that rotates from round to round; the table gives
@@ -145,7 +146,7 @@ class Peers:
         ))  # fmt: skip
         _check(self._buildah("push", "--quiet", "--tls-verify=false", ref))
 
-    def _raw(self, ws: Path, ref: str, cached: bool) -> dict[str, str]:
+    def _raw(self, ws: Path, ref: str, cached: bool, local: bool = False) -> dict[str, str]:
         raw = dict(DEFAULTS)
         raw.update(
             {
@@ -155,7 +156,16 @@ class Peers:
                 "executor-dir": str(self.executor_dir),
             }
         )
-        if cached:
+        if cached and local:
+            # Docker's documented local cache, the action's best: a directory on the runner.
+            directory = self.work / f"local-cache-{ws.name}"
+            raw.update(
+                {
+                    "cache-from": f"type=local,src={directory}",
+                    "cache-to": f"type=local,dest={directory}",
+                }
+            )
+        elif cached:
             raw.update({"cache": "true", "cache-repo": self.registry.ref("peers/cache")})
         return raw
 
@@ -189,7 +199,7 @@ class Peers:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
         output = self.work / "github-output"
         output.write_text("")
-        env.update({env_name(k): v for k, v in self._raw(ws, ref, cached).items()})
+        env.update({env_name(k): v for k, v in self._raw(ws, ref, cached, local=True).items()})
         env.update(
             {
                 "GITHUB_ACTIONS": "true",
