@@ -361,7 +361,7 @@ jobs:
     runs-on: self-hosted
     container:
       image: {image}
-      options: --cap-add SYS_CHROOT --cap-add MKNOD
+      options: --cap-add SYS_CHROOT --cap-add MKNOD{user}
     steps:
       - uses: actions/checkout@v4
         with:
@@ -393,7 +393,7 @@ def dockerd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dockerd]:
 
 
 def container_job(
-    tmp_path: Path, daemon: Dockerd, registry: Registry, image: str, tag: str
+    tmp_path: Path, daemon: Dockerd, registry: Registry, image: str, tag: str, user: str = ""
 ) -> tuple[ActRun, dict[str, list[str]]]:
     """A `container:` job whose steps act runs with `docker exec` in `image` (pulled from
     the test registry into the test's own daemon), as the image's user; its results, read
@@ -406,7 +406,9 @@ def container_job(
     project.write("app.txt", "built in a job container\n")
     project.write(
         ".github/workflows/build.yml",
-        CONTAINER_JOB.format(image=image, tag=tag, insecure=registry.host),
+        CONTAINER_JOB.format(
+            image=image, tag=tag, insecure=registry.host, user=f" --user {user}" if user else ""
+        ),
     )
     run = project.run(timeout=600)
     results: dict[str, list[str]] = {}
@@ -426,19 +428,22 @@ def container_job(
     return run, results
 
 
+@pytest.mark.parametrize("user", ["", "root"], ids=["as-runner", "as-root"])
 def test_a_container_job_in_the_runner_image_builds_and_pushes(
     tmp_path: Path, runner_image: BuiltImage, dockerd: Dockerd, registry: Registry,
-    busybox_image: str,
+    busybox_image: str, user: str,
 ) -> None:  # fmt: skip
-    """The runner image as the job's container, as `runner` through its sudo: the build
-    runs in the container, outputs reach the next step, the container is left as found."""
-    tag = registry.ref("team/in-container", "1")
-    run, results = container_job(tmp_path, dockerd, registry, registry.ref(IMAGE_REPO, "1"), tag)
+    """The runner image as the job's container, as its `runner` user through sudo and as
+    root: the build runs in the container, outputs reach the next step, the container is
+    left as found."""
+    tag = registry.ref("team/in-container", user or "runner")
+    image = registry.ref(IMAGE_REPO, "1")
+    run, results = container_job(tmp_path, dockerd, registry, image, tag, user)
     assert run.returncode == 0, run.log
     client = registry.client()
-    manifest = client.get_manifest("team/in-container", "1")
+    manifest = client.get_manifest("team/in-container", user or "runner")
     assert results["digest"] == [manifest.digest]
-    assert client.image_files("team/in-container", "1")["srv/app.txt"].text == (
+    assert client.image_files("team/in-container", user or "runner")["srv/app.txt"].text == (
         "built in a job container\n"
     )
 
