@@ -223,7 +223,9 @@ def build_image(
                 image_id = pushed_image_id(spec, pushed, ctx)
             platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
             assert sandbox.workdir is not None
-            exported = export_build(spec, sandbox.root, layout, sandbox.workdir)
+            exported = export_build(
+                spec, sandbox.root, layout, sandbox.workdir, ctx.workflow.warning
+            )
             ctx.phases.start("Clean up")
     finally:
         ctx.workflow.flush_untrusted()
