@@ -300,3 +300,20 @@ def test_pack_tree_stores_links_as_links_and_hard_links_once(
         assert tar.extractfile("d/f").read() == b"data"  # type: ignore[union-attr]
         assert members["d/g"].islnk() and members["d/g"].linkname == "d/f"
         assert members["out"].issym() and members["out"].linkname == str(victim)
+
+
+def test_an_interrupted_apply_leaves_everything_to_the_owner(dest: Path) -> None:
+    """A run killed before finish(): the runner user must still be able to delete it all."""
+    dest.mkdir()
+    fd = os.open(dest, DIR_FLAGS)
+    try:
+        LayerApplier(fd, (1001, 1002), True).apply(
+            layer([D("a/b", mode=0o500), F("a/b/f"), S("l", "a")])
+        )
+    finally:
+        os.close(fd)
+    for path in dest.rglob("*"):
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid) == (1001, 1002), path
+        if stat.S_ISDIR(st.st_mode):
+            assert stat.S_IMODE(st.st_mode) == 0o700, path

@@ -9,7 +9,8 @@ only). An OCI layout is first collected into a scratch directory of the action's
 directory, the layout tarball and the filesystem outputs are all made from that copy, so one
 path serves one and several platforms alike. The filesystem is made by applying the image's
 layers, their digests checked, with rootfs.py: for type=local into a hidden directory beside
-DIR (0700, root's until complete), handed to the workspace's owner and renamed to DIR; for
+DIR (0700 until complete, every entry the workspace owner's as it is made, so that even a
+run killed midway leaves nothing the runner cannot delete), then renamed to DIR; for
 type=tar into the scratch directory, keeping the image's owners, packed and collected. With
 several platforms each gets a sub-directory named after it (`linux_amd64/`), as BuildKit
 does.
@@ -151,6 +152,7 @@ def _apply(
         try:
             if sub is not None:
                 os.mkdir(sub, 0o700, dir_fd=top)
+                _give(top, sub, owner)
                 os.close(fd)
                 fd = os.open(sub, DIR_FLAGS, dir_fd=top)
             applier = LayerApplier(fd, owner, writable_dirs=local)
@@ -167,14 +169,18 @@ def _apply(
                     ) from e
             applied = applier.finish()
             if sub is not None:
-                if owner is not None and os.geteuid() == 0:
-                    os.fchown(fd, *owner)
                 os.fchmod(fd, 0o755)
         finally:
             os.close(fd)
         devices += applied.devices
         refused += applied.refused
     return Applied(devices=devices, refused=refused).warnings()
+
+
+def _give(parent: int, name: str, owner: tuple[int, int] | None) -> None:
+    """A directory root just made goes to `owner` at once (None: stays root's)."""
+    if owner is not None and os.geteuid() == 0:
+        os.chown(name, *owner, dir_fd=parent, follow_symlinks=False)
 
 
 def _write_local(spec: BuildSpec, dest: Path, trees: Sequence[PlatformTree]) -> list[str]:
@@ -186,12 +192,11 @@ def _write_local(spec: BuildSpec, dest: Path, trees: Sequence[PlatformTree]) -> 
     try:
         hidden = temp_name(dest.name)
         os.mkdir(hidden, 0o700, dir_fd=parent)
+        _give(parent, hidden, owner)
         try:
             top = os.open(hidden, DIR_FLAGS, dir_fd=parent)
             try:
                 warnings = _apply(top, trees, owner, local=True)
-                if os.geteuid() == 0:
-                    os.fchown(top, *owner)
                 os.fchmod(top, 0o755)
             finally:
                 os.close(top)

@@ -10,8 +10,9 @@ relative to the directory, as tar and containerd read it. A symlink member is ma
 link and never followed; a hard link may only point at a regular file already made in the
 directory. Device nodes and fifos are not made (what they replace is still removed);
 setuid, setgid and sticky bits are cleared. Files are created fresh (O_EXCL), never opened
-in place, so a hard link made earlier cannot carry a write elsewhere. Directories are made
-0700 and get their own modes (and times) once every layer is applied.
+in place, so a hard link made earlier cannot carry a write elsewhere. Every entry gets its
+owner as it is made; directories are made 0700 and get their own modes (and times) once
+every layer is applied.
 
 Whiteouts: `.wh.NAME` removes NAME of the lower layers, `.wh..wh..opq` everything a
 directory held in the lower layers; what the same layer adds stays, wherever in the tarball
@@ -153,7 +154,7 @@ class LayerApplier:
                 except FileNotFoundError:
                     if not create:
                         raise _Missing from None
-                    os.mkdir(part, 0o700, dir_fd=fd)
+                    self._mkdir(fd, part, 0, 0)
                     self.dirs[parts[:depth]] = (0o755, None, 0, 0)
                     child = os.open(part, DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
@@ -170,6 +171,13 @@ class LayerApplier:
     def _own(self, fd: int, uid: int, gid: int) -> None:
         if self.chown:
             os.fchown(fd, *(self.owner or (uid, gid)))
+
+    def _mkdir(self, parent: int, name: str, uid: int, gid: int) -> None:
+        """A new directory, 0700 until finish(), owned as it will be from the start: an
+        output left behind by a killed run must still be the runner's to delete."""
+        os.mkdir(name, 0o700, dir_fd=parent)
+        if self.chown:
+            os.chown(name, *(self.owner or (uid, gid)), dir_fd=parent, follow_symlinks=False)
 
     def _clear(self, parent: int, name: str) -> None:
         """Remove whatever `name` is in `parent` (a tree without following links)."""
@@ -215,7 +223,7 @@ class LayerApplier:
             os.unlink(name, dir_fd=parent)
             st = None
         if st is None:
-            os.mkdir(name, 0o700, dir_fd=parent)
+            self._mkdir(parent, name, member.uid, member.gid)
         self.dirs[parts] = (member.mode, member.mtime, member.uid, member.gid)
 
     def _file(self, tar: tarfile.TarFile, parent: int, name: str, member: tarfile.TarInfo) -> None:
