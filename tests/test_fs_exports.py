@@ -99,7 +99,7 @@ def test_local_writes_the_filesystem_owned_like_the_workspace(ws: Path, scratch:
         assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == (1001, 1002), path
     assert sorted(os.listdir(ws / "out")) == ["fs"]  # no hidden directory left
     assert warnings == [
-        "the image's filesystem output: 1 device node(s) and fifo(s) of the image were left out"
+        "the image's filesystem output: 1 device node or fifo of the image left out"
     ]
 
 

@@ -58,12 +58,14 @@ class Applied:
     def warnings(self) -> list[str]:
         found = []
         if self.devices:
-            found.append(f"{self.devices} device node(s) and fifo(s) of the image were left out")
+            what = "device node or fifo" if self.devices == 1 else "device nodes and fifos"
+            found.append(f"{self.devices} {what} of the image left out")
         if self.refused:
+            what = "entry" if self.refused == 1 else "entries"
             found.append(
-                f"{self.refused} entr(y/ies) of the image's layers were left out: a name or "
-                "link target leading out of the directory or through a symbolic link, or a "
-                "type that is not written"
+                f"{self.refused} {what} of the image's layers left out: a name or link target "
+                "leading out of the directory or through a symbolic link, or a type that is "
+                "not written"
             )
         return found
 
