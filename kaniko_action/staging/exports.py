@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import os
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -210,7 +211,8 @@ def _write_local(spec: BuildSpec, dest: Path, trees: Sequence[PlatformTree]) -> 
                     ) from e
                 raise
         except BaseException:
-            remove_at(parent, hidden)
+            with suppress(OSError):  # the first error is the one to tell
+                remove_at(parent, hidden)
             raise
     finally:
         os.close(parent)
