@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import tarfile
+from pathlib import Path
 
 import pytest
 
@@ -89,9 +92,10 @@ RUN mkdir -p /.kaniko-build/out/oci && ln -s /etc /.kaniko-build/out/oci/blobs
     "inputs",
     [
         {"outputs": "type=oci,dest=out/image.tar"},
+        {"outputs": "type=local,dest=out/fs"},
         {"platforms": "linux/amd64,linux/386"},
     ],
-    ids=["oci-tarball", "two-platforms"],
+    ids=["oci-tarball", "local", "two-platforms"],
 )
 def test_a_link_planted_in_the_layout_is_not_followed(
     harness: ActionHarness, registry: Registry, busybox_image: str, inputs: dict[str, str]
@@ -106,4 +110,74 @@ def test_a_link_planted_in_the_layout_is_not_followed(
     assert "refusing to collect the OCI layout" in error
     assert not (harness.workspace / "out").exists()
     assert registry.client().tags(repo) == []
+    assert_clean(run)
+
+
+FILESYSTEM = """\
+FROM {base}
+RUN echo hello > /hello && chmod 4755 /hello && mkdir /gone && echo x > /gone/f
+RUN ln -s / /rootlink && ln -s {victim} /escape && rm -rf /gone
+RUN rm /escape && mkdir /escape && echo inside > /escape/file
+"""
+
+
+@pytest.mark.parametrize("harness", ["upstream"], indirect=True)
+def test_local_and_tar_outputs_write_the_filesystem_without_following_its_links(
+    harness: ActionHarness, registry: Registry, busybox_image: str, tmp_path: Path
+) -> None:
+    """A layer makes /escape a link to a runner directory, the next one a directory with a
+    file in it: unpacking that naively writes the file into the runner's directory."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    harness.write("Dockerfile", FILESYSTEM.format(base=busybox_image, victim=victim))
+    os.chown(harness.workspace, 1001, 1001)
+    for path in harness.workspace.rglob("*"):
+        os.chown(path, 1001, 1001, follow_symlinks=False)
+    run = harness.run(
+        insecure_registries=registry.host,
+        outputs="type=local,dest=out/fs\ntype=tar,dest=out/fs.tar",
+    )
+    assert run.returncode == 0, run.stdout
+    assert list(victim.iterdir()) == []
+    fs = harness.workspace / "out" / "fs"
+    assert (fs / "hello").read_text() == "hello\n"
+    assert stat.S_IMODE(os.stat(fs / "hello").st_mode) == 0o755  # setuid cleared
+    assert os.readlink(fs / "rootlink") == "/"
+    assert not (fs / "escape").is_symlink() and (fs / "escape" / "file").read_text() == "inside\n"
+    assert not (fs / "gone").exists()  # the whiteout kaniko wrote
+    assert (fs / "bin" / "busybox").is_file()  # the base image's layer
+    for path in [harness.workspace / "out", fs, *fs.rglob("*")]:
+        st = os.lstat(path)
+        assert (st.st_uid, st.st_gid) == (1001, 1001), path
+        assert not st.st_mode & (stat.S_ISUID | stat.S_ISGID), path
+    with tarfile.open(harness.workspace / "out" / "fs.tar") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert tar.extractfile("hello").read() == b"hello\n"  # type: ignore[union-attr]
+        assert tar.extractfile("escape/file").read() == b"inside\n"  # type: ignore[union-attr]
+    assert members["rootlink"].issym() and members["rootlink"].linkname == "/"
+    assert members["escape"].isdir() and members["hello"].uid == 0
+    assert not any(name == "gone" or name.startswith("gone/") for name in members)
+    assert os.stat(harness.workspace / "out" / "fs.tar").st_uid == 1001
+    metadata = json.loads(run.outputs["metadata"])
+    assert metadata["local-dir"] == str(fs)
+    assert metadata["rootfs-tar-path"] == str(harness.workspace / "out" / "fs.tar")
+    assert "| Filesystem | `" in run.summary
+    assert_clean_except_outputs(run.host_changes, harness)
+
+
+@pytest.mark.parametrize("harness", ["fork"], indirect=True)
+def test_cacheonly_builds_and_exports_nothing(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
+    harness.write("Dockerfile", f"FROM {busybox_image}\nRUN echo built > /built\n")
+    repo = "outputs/cacheonly"
+    run = harness.run(
+        tags=f"{registry.host}/{repo}:1",
+        insecure_registries=registry.host,
+        outputs="type=cacheonly",
+    )
+    assert run.returncode == 0, run.stdout
+    assert registry.client().tags(repo) == []
+    assert "digest" not in run.outputs
+    assert sorted(os.listdir(harness.workspace)) == ["Dockerfile"]
     assert_clean(run)

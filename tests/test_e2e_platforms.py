@@ -190,5 +190,30 @@ def test_two_platforms_as_oci_layout_and_tarball(
     assert metadata["oci-tar-path"] == str(harness.workspace / "out" / "image.tar")
 
 
+@pytest.mark.parametrize("harness", ["upstream"], indirect=True)
+def test_two_platforms_as_local_directory_get_one_directory_each(
+    harness: ActionHarness, registry: Registry, multi_base: tuple[str, dict[str, str]]
+) -> None:
+    """As BuildKit's local exporter: `linux_amd64/`, `linux_arm64/`."""
+    base, _digests = multi_base
+    harness.write("Dockerfile", CROSS.format(base=base))
+    harness.write("app.txt", "shipped\n")
+    run = harness.run(
+        platforms=",".join(PLATFORMS),
+        insecure_registries=registry.host,
+        outputs="type=local,dest=out",
+    )
+    assert run.returncode == 0, run.stdout
+    out = harness.workspace / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["linux_amd64", "linux_arm64"]
+    for platform in PLATFORMS:
+        tree = out / platform.replace("/", "_")
+        arch = platform.split("/")[1]
+        assert (tree / "built-for").read_text() == f"{platform} {arch}\n"
+        assert (tree / "app.txt").read_text() == "shipped\n"
+    assert "digest" not in run.outputs
+    assert_clean_except_outputs(run.host_changes, harness)
+
+
 def blob(layout: Path, digest: str) -> bytes:
     return (layout / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()

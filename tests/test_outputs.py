@@ -26,6 +26,14 @@ from kaniko_action.spec.exports import OutputPlan, parse_outputs
             OutputPlan(push=True, docker_tar="a.tar", oci_tar="b.tar"),
         ),
         (" TYPE=registry ", OutputPlan(push=True)),
+        ("type=local,dest=out", OutputPlan(local_dir="out")),
+        ("./out", OutputPlan(local_dir="./out")),
+        ("type=tar,dest=out/fs.tar", OutputPlan(rootfs_tar="out/fs.tar")),
+        ("type=cacheonly", OutputPlan(cacheonly=True)),
+        (
+            "type=registry\ntype=local,dest=out\ntype=tar,dest=fs.tar",
+            OutputPlan(push=True, local_dir="out", rootfs_tar="fs.tar"),
+        ),
     ],
 )  # fmt: skip
 def test_mapped(value: str, plan: OutputPlan | None) -> None:
@@ -35,11 +43,16 @@ def test_mapped(value: str, plan: OutputPlan | None) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("type=local,dest=out", r"type=local is not possible with kaniko: it exports the build's files"),
-        ("type=tar,dest=out.tar", r"type=tar is not possible"),
-        ("type=cacheonly", r"type=cacheonly is not possible with kaniko: set 'push: false'"),
-        ("./out", r"a bare path or '-' exports the build's files"),
-        ("-", r"a bare path or '-'"),
+        ("-", r"'-' writes a tarball to standard output, which is the step's log here: use type=tar,dest=FILE"),
+        ("type=local", r"'type=local' needs dest=DIR$"),
+        ("type=local,dest=-", r"needs dest=DIR"),
+        ("type=tar", r"'type=tar' needs dest=FILE$"),
+        ("type=local,dest=a\ntype=local,dest=b", r"only one type=local output"),
+        ("type=tar,dest=a\ntype=tar,dest=b", r"only one type=tar output"),
+        ("type=local,dest=out,platform-split=false", r"attribute 'platform-split' is not supported: several platforms always get one sub-directory each"),
+        ("type=tar,dest=out.tar,compression=gzip", r"attribute 'compression' of type=tar has no kaniko equivalent"),
+        ("type=cacheonly,dest=x", r"attribute 'dest' of type=cacheonly has no kaniko equivalent"),
+        ("type=cacheonly\ntype=registry", r"type=cacheonly exports nothing: it cannot be combined with other outputs"),
         ("type=docker", r"'type=docker' needs dest=FILE \(there is no Docker daemon to load into\)"),
         ("type=docker,dest=-", r"needs dest=FILE"),
         ("type=oci", r"'type=oci' needs dest=FILE$"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,10 @@ def ws(tmp_path: Path) -> Path:
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     (tmp_path / "dir").mkdir()
     (tmp_path / "secret.txt").write_text("file secret\n")
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep").write_text("keep\n")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "escape").symlink_to("/etc")
     return tmp_path
 
 
@@ -84,6 +89,40 @@ def test_oci_tarball_makes_kaniko_write_a_layout(ws: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("outputs", "local", "tar"),
+    [
+        ("type=local,dest=out", "out", None),
+        ("out/fs", "out/fs", None),
+        ("type=local,dest=dir", "dir", None),  # an empty directory
+        ("type=tar,dest=out/fs.tar", None, "out/fs.tar"),
+        ("type=tar,dest=secret.txt", None, "secret.txt"),  # a file is overwritten
+        ("type=local,dest=a\ntype=tar,dest=b.tar\ntype=oci,dest=c.tar", "a", "b.tar"),
+    ],
+)
+def test_filesystem_outputs_make_kaniko_write_a_layout(
+    ws: Path, outputs: str, local: str | None, tar: str | None
+) -> None:
+    spec = spec_of(ws, outputs=outputs)
+    assert (spec.local_dir, spec.rootfs_tar_path) == (
+        ws / local if local else None,
+        ws / tar if tar else None,
+    )
+    assert spec.writes_layout and not spec.push
+    argv = executor_invocation(spec, chroot_layout(spec.paths)).argv
+    assert argv.count("--oci-layout-path=/.kaniko-build/out/oci") == 1
+    assert "--no-push" in argv
+
+
+def test_cacheonly_builds_without_any_output_or_push(ws: Path) -> None:
+    spec = spec_of(ws, tags="reg/app:1", push="true", outputs="type=cacheonly")
+    assert not spec.push and not spec.writes_layout
+    assert (spec.tar_path, spec.oci_layout_path, spec.local_dir) == (None, None, None)
+    argv = executor_invocation(spec, chroot_layout(spec.paths)).argv
+    assert "--no-push" in argv
+    assert not [a for a in argv if a.startswith(("--oci-layout-path", "--tar-path"))]
+
+
+@pytest.mark.parametrize(
     ("inputs", "message"),
     [
         ({"outputs": "type=registry", "push": "false"}, r"input 'outputs': pushes .* while 'push' is false"),
@@ -99,6 +138,14 @@ def test_oci_tarball_makes_kaniko_write_a_layout(ws: Path) -> None:
         ({"platforms": "linux/amd64,linux/aarch64,linux/arm64"}, r"'linux/arm64' is given twice"),
         ({"platforms": "linux/amd64,linux/arm64", "platform": "linux/amd64"}, r"input 'platforms': .* differs from 'platform'"),
         ({"kaniko_args": "--secret=id=a,src=/x"}, r"'--secret' is set by the action: use the 'secrets' input"),
+        ({"outputs": "type=local,dest=full"}, r"input 'outputs': 'full' is a directory that is not empty; type=local needs a new or empty directory"),
+        ({"outputs": "type=local,dest=Dockerfile"}, r"input 'outputs': 'Dockerfile' exists and is not a directory"),
+        ({"outputs": "type=local,dest=/etc/out"}, r"input 'outputs': '/etc/out' resolves to /etc/out, which is not inside the workspace"),
+        ({"outputs": "type=local,dest=escape/out"}, r"input 'outputs': 'escape/out' resolves to .* \(through a symlink in 'escape/out'\), which is not inside"),
+        ({"outputs": "type=tar,dest=dir"}, r"input 'outputs': 'dir' is a directory; type=tar needs a file name"),
+        ({"outputs": "type=tar,dest=fifo"}, r"input 'outputs': 'fifo' exists and is not a regular file"),
+        ({"outputs": "type=local,dest=o\ntype=tar,dest=o/fs.tar"}, r"two outputs overlap"),
+        ({"outputs": "type=cacheonly", "tar_path": "i.tar"}, r"input 'outputs': type=cacheonly exports nothing, while 'tar-path' writes the image"),
     ],
 )  # fmt: skip
 def test_refused(ws: Path, inputs: dict[str, str], message: str) -> None:

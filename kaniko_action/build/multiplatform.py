@@ -31,7 +31,7 @@ from ..sandbox.scratch import scratch_dir
 from ..spec.build_spec import BuildSpec
 from ..spec.references import Reference, parse_reference
 from ..staging.collect import collect_tree
-from ..staging.exports import Exported, export_layout, wants_layout
+from ..staging.exports import Exported, export_filesystem, export_layout, platform_directory
 from ..workflow.commands import Workflow
 from .context import RunContext
 from .single import BuildOutcome, OnImage
@@ -173,6 +173,8 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                 local_cache=replace(spec.local_cache, merge=True)
                 if number and spec.local_cache
                 else spec.local_cache,
+                local_dir=None,
+                rootfs_tar_path=None,
             )
             directory = scratch / str(target).replace("/", "-")
             step = platform_step(
@@ -184,7 +186,7 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                 scratch,
                 on_push=lambda: ctx.phases.start("Push"),
             )
-            parts.append(build_one(one, step if spec.push or wants_layout(spec) else None))
+            parts.append(build_one(one, step if spec.push or spec.writes_layout else None))
         images = tuple(p.platform_images[0] for p in parts if p.platform_images)
         pushed: PushResult | None = None
         index_media_type: str | None = None
@@ -203,10 +205,20 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                     raise BuildFailed(f"pushing the image index failed: {e}", pushing=True) from e
             first = spec.references[0]
             pushed = PushResult(digest, (f"{first.name}@{digest}",))
-        if wants_layout(spec) and images:
+        if spec.writes_layout and images:
             layouts = [scratch / str(i.platform).replace("/", "-") for i in images]
-            merged = _merge(spec, layouts, images, scratch)
-            exported = export_layout(spec, merged, scratch)
+            trees = Exported()
+            if spec.local_dir is not None or spec.rootfs_tar_path is not None:
+                read = [
+                    (platform_directory(str(i.platform)), read_image(d))
+                    for i, d in zip(images, layouts)
+                ]
+                trees = export_filesystem(spec, read, scratch, ctx.workflow.warning)
+            if spec.oci_layout_path is not None or spec.oci_tar_path is not None:
+                exported = export_layout(spec, _merge(spec, layouts, images, scratch), scratch)
+            exported = replace(
+                exported, local_dir=trees.local_dir, rootfs_tar_path=trees.rootfs_tar_path
+            )
     return BuildOutcome(
         kaniko_version=next((p.kaniko_version for p in parts if p.kaniko_version), None),
         log=_merged_log(parts),

@@ -28,6 +28,9 @@ class BuildReport:
     tar_path: str | None = None
     oci_layout_path: str | None = None
     oci_tar_path: str | None = None
+    # The image's filesystem: `outputs` type=local and type=tar.
+    local_dir: str | None = None
+    rootfs_tar_path: str | None = None
     # Multi-platform builds: each platform's manifest digest and image ID, and the index type.
     platforms: Sequence[Mapping[str, str]] = ()
     index_media_type: str | None = None
@@ -66,6 +69,8 @@ class BuildReport:
                 "tar-path": self.tar_path,
                 "oci-layout-path": self.oci_layout_path,
                 "oci-tar-path": self.oci_tar_path,
+                "local-dir": self.local_dir,
+                "rootfs-tar-path": self.rootfs_tar_path,
                 "duration-seconds": round(self.duration, 3),
                 "phases": {k: round(v, 3) for k, v in self.phases.items()},
             },
@@ -103,6 +108,8 @@ def assemble(
         tar_path=done.exported.tar_path,
         oci_layout_path=done.exported.oci_layout_path,
         oci_tar_path=done.exported.oci_tar_path,
+        local_dir=done.exported.local_dir,
+        rootfs_tar_path=done.exported.rootfs_tar_path,
         platforms=tuple(platform_metadata(done.platform_images)),
         index_media_type=done.index_media_type,
         run_environment=environment,
@@ -149,6 +156,10 @@ def summary_markdown(report: BuildReport) -> str:
         rows.append(("OCI layout", _code(report.oci_layout_path)))
     if report.oci_tar_path:
         rows.append(("OCI tarball", _code(report.oci_tar_path)))
+    if report.local_dir:
+        rows.append(("Filesystem", _code(report.local_dir)))
+    if report.rootfs_tar_path:
+        rows.append(("Filesystem tarball", _code(report.rootfs_tar_path)))
     if report.kaniko_version:
         rows.append(("kaniko", _code(report.kaniko_version)))
     if report.run_environment:

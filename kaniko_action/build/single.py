@@ -226,7 +226,9 @@ def build_image(
             save_cache(spec, sandbox, layout, watcher.facts(), ctx)
             platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
             assert sandbox.workdir is not None
-            exported = export_build(spec, sandbox.root, layout, sandbox.workdir)
+            exported = export_build(
+                spec, sandbox.root, layout, sandbox.workdir, ctx.workflow.warning
+            )
             ctx.phases.start("Clean up")
     finally:
         ctx.workflow.flush_untrusted()

@@ -172,7 +172,7 @@ def executor_invocation(
         argv.append(f"--verbosity={spec.verbosity}")
     if spec.tar_path is not None:
         argv.append(f"--tar-path={layout.tar_path}")
-    if spec.oci_layout_path is not None or spec.oci_tar_path is not None:
+    if spec.writes_layout or oci_layout:
         argv.append(f"--oci-layout-path={layout.oci_layout}")
     for index, (registry, _ca) in enumerate(spec.registry_certificates):
         argv.append(f"--registry-certificate={registry}={layout.registry_ca(index)}")
@@ -180,8 +180,6 @@ def executor_invocation(
         cert, key = layout.client_cert(index)
         argv.append(f"--registry-client-cert={registry}={cert},{key}")
     argv += secret_flags(spec.secrets, layout)
-    if oci_layout and not (spec.oci_layout_path is not None or spec.oci_tar_path is not None):
-        argv.append(f"--oci-layout-path={layout.oci_layout}")
     argv += spec.extra_args
     return Invocation(argv=tuple(argv), env=env)
 

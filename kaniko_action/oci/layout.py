@@ -1,5 +1,6 @@
-"""OCI image layouts on disk: reading the image kaniko wrote, merging per-platform layouts
-under one image index, and packing a layout into a tarball (buildx's `type=oci,dest=FILE`).
+"""OCI image layouts on disk: reading the image kaniko wrote, opening its layers once their
+digests are checked, merging per-platform layouts under one image index, and packing a layout
+into a tarball (buildx's `type=oci,dest=FILE`).
 
 The layouts read here are copies the action already collected out of the chroot (directories
 and regular files only); their JSON is still treated as untrusted input."""
@@ -10,13 +11,14 @@ import json
 import os
 import re
 import shutil
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from .index import PlatformImage, assemble_index
-from .media import OCI_INDEX
+from .media import OCI_INDEX, TAR_LAYERS
 
 LAYOUT_VERSION = b'{"imageLayoutVersion":"1.0.0"}'
 
@@ -131,6 +133,44 @@ def merge_layouts(
     (dest / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
     (dest / "oci-layout").write_bytes(LAYOUT_VERSION)
     return digest
+
+
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
+
+
+def open_layer(image: LayoutImage, layer: Descriptor) -> BinaryIO:
+    """A layer blob of `image`, open for reading from its start, once its size and sha256
+    digest are checked on the same descriptor (read in chunks: memory stays flat); a
+    LayoutError when it is not a tarball Python reads, or not what the manifest says."""
+    import hashlib  # loaded when used: it costs milliseconds
+
+    if layer.media_type and layer.media_type not in TAR_LAYERS:
+        hint = (
+            " (zstd cannot be unpacked here: drop --compression=zstd)"
+            if "zstd" in (layer.media_type)
+            else ""
+        )
+        raise LayoutError(f"layer {layer.digest} is {layer.media_type}, not a tarball{hint}")
+    if not _DIGEST.match(layer.digest):
+        raise LayoutError(f"layer digest '{layer.digest}' is not a sha256 digest")
+    fd = os.open(image.blob(layer.digest), _READ_FLAGS)
+    blob = os.fdopen(fd, "rb")
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise LayoutError(f"layer {layer.digest} is not a regular file")
+        digest = hashlib.sha256()
+        size = 0
+        while chunk := blob.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+        if size != layer.size or "sha256:" + digest.hexdigest() != layer.digest:
+            raise LayoutError(f"layer {layer.digest} does not match its digest or size")
+        blob.seek(0)
+    except BaseException:
+        blob.close()
+        raise
+    return blob
 
 
 def write_tarball(directory: Path, dest: Path) -> None:

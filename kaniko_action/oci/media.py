@@ -9,6 +9,19 @@ DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+jso
 IMAGE_MANIFESTS = (OCI_MANIFEST, DOCKER_MANIFEST)
 INDEXES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 ALL_MANIFESTS = (*INDEXES, *IMAGE_MANIFESTS)
+# Layer media types whose blobs are tarballs Python can read, plain or gzip-compressed (the
+# non-distributable variants too); zstd needs a module Python only has from 3.14.
+TAR_LAYERS = frozenset(
+    {
+        "application/vnd.oci.image.layer.v1.tar",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar",
+        "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+        "application/vnd.docker.image.rootfs.diff.tar",
+        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+        "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+    }
+)
 
 
 def sha256_digest(data: bytes) -> str:

@@ -122,6 +122,18 @@ class BuildSpec:
     oci_tar_path: Path | None = None
     # RUN steps' /dev/shm in bytes (the shm-size input); None: Docker's default.
     shm_size: int | None = None
+    # The image's filesystem: `outputs` type=local (a directory) and type=tar (a tarball).
+    local_dir: Path | None = None
+    rootfs_tar_path: Path | None = None
+
+    @property
+    def writes_layout(self) -> bool:
+        """Whether kaniko must write an OCI layout: every output but `tar-path` is made
+        from one."""
+        return any(
+            p is not None
+            for p in (self.oci_layout_path, self.oci_tar_path, self.local_dir, self.rootfs_tar_path)
+        )
 
 
 def _destinations(
@@ -339,6 +351,31 @@ def _output_file(
     return path
 
 
+def _filesystem_output(
+    workspace: Path, runner_temp: Path | None, value: str | None, directory: bool
+) -> Path | None:
+    """Where `outputs` type=local (`directory`) or type=tar writes the image's filesystem:
+    a new or empty directory, or a file that is not a directory."""
+    if value is None:
+        return None
+    path = output_path("outputs", workspace, value, runner_temp)
+    if path is None or not os.path.lexists(path):
+        return path
+    if directory and not path.is_dir():
+        raise InputError("outputs", f"'{value}' exists and is not a directory")
+    if directory and os.listdir(path):
+        raise InputError(
+            "outputs",
+            f"'{value}' is a directory that is not empty; type=local needs a new or empty "
+            "directory (an existing directory is never replaced)",
+        )
+    if not directory and path.is_dir():
+        raise InputError("outputs", f"'{value}' is a directory; type=tar needs a file name")
+    if not directory and not path.is_file():
+        raise InputError("outputs", f"'{value}' exists and is not a regular file")
+    return path
+
+
 def _platforms(raw: Mapping[str, str], listed: list[str]) -> tuple[str | None, tuple[str, ...]]:
     """(the one platform, or the several) from `platform` and `platforms`."""
     several = parse_platforms("platforms", listed)
@@ -433,7 +470,17 @@ def build_spec(
     tar_path = _output_file("tar-path", ws, temp, raw["tar-path"], docker_tar, False)
     oci_path = _output_file("oci-layout-path", ws, temp, raw["oci-layout-path"], oci_dir, True)
     oci_tar_path = _output_file("", ws, temp, "", oci_tar, False)
-    written = [p for p in (tar_path, oci_path, oci_tar_path) if p is not None]
+    local_dir = _filesystem_output(ws, temp, plan.local_dir if plan else None, True)
+    rootfs_tar = _filesystem_output(ws, temp, plan.rootfs_tar if plan else None, False)
+    if plan is not None and plan.cacheonly and (tar_path or oci_path):
+        raise InputError(
+            "outputs",
+            f"type=cacheonly exports nothing, while '{'tar-path' if tar_path else 'oci-layout-path'}'"
+            " writes the image; give only one of them",
+        )
+    written = [
+        p for p in (tar_path, oci_path, oci_tar_path, local_dir, rootfs_tar) if p is not None
+    ]
     for i, one in enumerate(written):
         for other in written[i + 1 :]:
             if is_within(one, other) or is_within(other, one):
@@ -506,4 +553,6 @@ def build_spec(
         secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}, temp),
         oci_tar_path=oci_tar_path,
         shm_size=compat.shm_size,
+        local_dir=local_dir,
+        rootfs_tar_path=rootfs_tar,
     )

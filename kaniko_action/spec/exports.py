@@ -6,8 +6,13 @@ Pure.
     type=docker,dest=FILE[,name=REF]    docker-save tarball (as `tar-path`)
     type=oci,dest=FILE[,name=REF]       OCI image layout, as a tarball
     type=oci,dest=DIR,tar=false         OCI image layout directory (as `oci-layout-path`)
+    type=local,dest=DIR (or a bare DIR) the image's filesystem in a new (or empty) directory
+    type=tar,dest=FILE                  the image's filesystem as one tarball
+    type=cacheonly                      nothing at all (and no push)
 
-Everything else is refused with the reason.
+Several platforms put each platform's filesystem in a sub-directory named after it
+(`linux_amd64/`), in the directory or the tarball, as BuildKit does by default. Everything
+else is refused with the reason.
 """
 
 from __future__ import annotations
@@ -24,11 +29,14 @@ _ALLOWED = {
     "image": {"type", "name", "push"},
     "docker": {"type", "dest", "name"},
     "oci": {"type", "dest", "tar", "name"},
+    "local": {"type", "dest"},
+    "tar": {"type", "dest"},
+    "cacheonly": {"type"},
 }
-_REFUSED = {
-    "local": "it exports the build's files, not an image; kaniko only makes images",
-    "tar": "it exports the build's files, not an image; kaniko only makes images",
-    "cacheonly": "set 'push: false' to build without exporting",
+# Attributes BuildKit knows for a type that the action refuses, and why.
+_REFUSED_ATTRIBUTES = {
+    "platform-split": "several platforms always get one sub-directory each (linux_amd64/), "
+    "BuildKit's default",
 }
 
 
@@ -41,6 +49,11 @@ class OutputPlan:
     oci_tar: str | None = None
     oci_dir: str | None = None
     names: tuple[str, ...] = ()
+    # The image's filesystem: a directory (type=local) and a tarball (type=tar).
+    local_dir: str | None = None
+    rootfs_tar: str | None = None
+    # type=cacheonly: the build exports nothing.
+    cacheonly: bool = False
 
 
 def _attributes(entry: str) -> dict[str, str]:
@@ -58,26 +71,29 @@ def _attributes(entry: str) -> dict[str, str]:
 
 
 def _entry(entry: str) -> dict[str, str]:
-    if entry == "-" or "=" not in entry:
+    if entry == "-":
         raise InputError(
             NAME,
-            f"'{entry}': a bare path or '-' exports the build's files (type=local/tar); "
-            "kaniko only makes images: use type=docker,dest=FILE or type=oci,dest=FILE",
+            "'-' writes a tarball to standard output, which is the step's log here: "
+            "use type=tar,dest=FILE",
         )
+    if "=" not in entry:
+        # buildx reads a bare path as the local exporter's destination.
+        return {"type": "local", "dest": entry}
     attrs = _attributes(entry)
     kind = attrs.get("type", "")
     if not kind:
         raise InputError(NAME, f"'{entry}' has no type=")
-    if kind in _REFUSED:
-        raise InputError(
-            NAME, f"'{entry}': type={kind} is not possible with kaniko: {_REFUSED[kind]}"
-        )
     if kind not in _ALLOWED:
         raise InputError(
             NAME,
-            f"'{entry}': unknown type '{kind}' (possible: registry, image, docker, oci)",
+            f"'{entry}': unknown type '{kind}' (possible: {', '.join(_ALLOWED)})",
         )
     for key in attrs:
+        if key in _REFUSED_ATTRIBUTES and key not in _ALLOWED[kind]:
+            raise InputError(
+                NAME, f"'{entry}': attribute '{key}' is not supported: {_REFUSED_ATTRIBUTES[key]}"
+            )
         if key not in _ALLOWED[kind] and not key.startswith("annotation"):
             raise InputError(
                 NAME, f"'{entry}': attribute '{key}' of type={kind} has no kaniko equivalent"
@@ -95,8 +111,14 @@ def parse_outputs(value: str) -> OutputPlan | None:
     push = False
     files: dict[str, str] = {}
     names: list[str] = []
-    for entry in entries:
-        attrs = _entry(entry)
+    parsed = [(entry, _entry(entry)) for entry in entries]
+    if any(attrs["type"] == "cacheonly" for _text, attrs in parsed):
+        if len(parsed) > 1:
+            raise InputError(
+                NAME, "type=cacheonly exports nothing: it cannot be combined with other outputs"
+            )
+        return OutputPlan(cacheonly=True)
+    for entry, attrs in parsed:
         kind = attrs["type"]
         names += [n.strip() for n in attrs.get("name", "").split(",") if n.strip()]
         if kind in ("registry", "image"):
@@ -113,11 +135,11 @@ def parse_outputs(value: str) -> OutputPlan | None:
         if not dest or dest == "-":
             raise InputError(
                 NAME,
-                f"'{entry}' needs dest=FILE"
+                f"'{entry}' needs dest={'DIR' if kind == 'local' else 'FILE'}"
                 + (" (there is no Docker daemon to load into)" if kind == "docker" else ""),
             )
-        if kind == "docker":
-            slot = "docker"
+        if kind in ("docker", "local", "tar"):
+            slot = kind
         else:
             slot = "oci" if parse_bool(NAME, attrs.get("tar", "true")) else "oci-dir"
         if slot in files:
@@ -129,4 +151,6 @@ def parse_outputs(value: str) -> OutputPlan | None:
         oci_tar=files.get("oci"),
         oci_dir=files.get("oci-dir"),
         names=tuple(dict.fromkeys(names)),
+        local_dir=files.get("local"),
+        rootfs_tar=files.get("tar"),
     )

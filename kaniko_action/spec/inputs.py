@@ -163,8 +163,9 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef(
         "outputs",
         "Exports, one per line: `type=registry`, `type=image,push=true`, "
-        "`type=docker,dest=FILE`, `type=oci,dest=FILE`, `type=oci,dest=DIR,tar=false`. When "
-        "set, they decide whether to push.",
+        "`type=docker,dest=FILE`, `type=oci,dest=FILE`, `type=oci,dest=DIR,tar=false`, "
+        "`type=local,dest=DIR` and `type=tar,dest=FILE` (the image's filesystem), "
+        "`type=cacheonly`. When set, they decide whether to push.",
     ),
     InputDef(
         "secrets",

@@ -21,7 +21,8 @@ from ..utils.filecopy import Copier, copy_tree
 from ..utils.fs import NotRegular, open_regular_beneath, remove_tree, walk_beneath
 
 
-def _owner_of(base: Path) -> tuple[int, int]:
+def owner_of(base: Path) -> tuple[int, int]:
+    """Who gets what the action writes below `base` (the workspace or RUNNER_TEMP)."""
     st = os.stat(base)
     return st.st_uid, st.st_gid
 
@@ -31,9 +32,9 @@ def _chown(name: str, dir_fd: int, owner: tuple[int, int]) -> None:
         os.chown(name, *owner, dir_fd=dir_fd, follow_symlinks=False)
 
 
-def _open_parent(dest: Path, base: Path) -> int:
+def open_parent(dest: Path, base: Path) -> int:
     """A descriptor of `dest`'s parent directory, created as needed as `base`'s owner."""
-    owner = _owner_of(base)
+    owner = owner_of(base)
 
     def make(parent: int, name: str) -> None:
         os.mkdir(name, 0o755, dir_fd=parent)
@@ -49,7 +50,8 @@ def _open_parent(dest: Path, base: Path) -> int:
         raise
 
 
-def _temp_name(name: str) -> str:
+def temp_name(name: str) -> str:
+    """A hidden name beside `name` for what is renamed to it once complete."""
     return f".{name}.kaniko-build-{os.urandom(4).hex()}"
 
 
@@ -63,7 +65,7 @@ def _settle(fd: int, owner: tuple[int, int]) -> None:
 def collect_file(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> None:
     """Move the regular file `inside` the chroot at `root` to `dest`, below `base`."""
     relative = str(inside).lstrip("/")
-    owner = _owner_of(base)
+    owner = owner_of(base)
     try:
         src = open_regular_beneath(root, relative)
     except NotRegular as e:
@@ -74,7 +76,7 @@ def collect_file(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
     try:
         src_dir = walk_beneath(root, tuple(relative.split("/")[:-1]))
         try:
-            dst_dir = _open_parent(dest, base)
+            dst_dir = open_parent(dest, base)
             try:
                 _move_or_copy(src, src_dir, inside.name, dst_dir, dest, owner)
             finally:
@@ -101,7 +103,7 @@ def _move_or_copy(
             raise SandboxError(f"{dest} changed while it was collected")
         return
     # Another filesystem: copy through the descriptor already checked, then rename.
-    tmp = _temp_name(dest.name)
+    tmp = temp_name(dest.name)
     out = os.open(
         tmp,
         os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
@@ -161,7 +163,7 @@ def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
         raise
     source = root / relative
     _check_tree(source)
-    dst_dir = _open_parent(dest, base)
+    dst_dir = open_parent(dest, base)
     try:
         if os.path.lexists(dest):
             if os.path.islink(dest) or not os.path.isdir(dest):
@@ -180,4 +182,4 @@ def collect_tree(root: Path, inside: PurePosixPath, dest: Path, base: Path) -> N
         os.close(dst_dir)
     with suppress(OSError):
         os.chmod(dest, 0o755)
-    _chown_tree(dest, _owner_of(base))
+    _chown_tree(dest, owner_of(base))

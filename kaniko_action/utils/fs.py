@@ -114,24 +114,30 @@ def remove_beneath(root: Path, parts: Sequence[str]) -> None:
     except OSError:
         return
     try:
-        name = parts[-1]
-        try:
-            st = os.stat(name, dir_fd=parent, follow_symlinks=False)
-        except FileNotFoundError:
-            return
-        if not stat.S_ISDIR(st.st_mode):
-            os.unlink(name, dir_fd=parent)
-            return
-        fd = os.open(name, DIR_FLAGS, dir_fd=parent)
-        try:
-            crossing, problems = _empty_directory(fd, st.st_dev)
-        finally:
-            os.close(fd)
-        if crossing or problems:
-            raise RemovalIncomplete(root.joinpath(*parts), crossing + problems)
-        os.rmdir(name, dir_fd=parent)
+        remove_at(parent, parts[-1], root.joinpath(*parts))
     finally:
         os.close(parent)
+
+
+def remove_at(dir_fd: int, name: str, shown: Path | None = None) -> None:
+    """Delete the entry `name` of the open directory `dir_fd` if it is there: a file or a
+    link, or a tree emptied without following links or crossing mounts (RemovalIncomplete,
+    naming it `shown`, when something in it stays)."""
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dir_fd)
+        return
+    fd = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    try:
+        crossing, problems = _empty_directory(fd, st.st_dev)
+    finally:
+        os.close(fd)
+    if crossing or problems:
+        raise RemovalIncomplete(shown or Path(name), crossing + problems)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def _empty_directory(
