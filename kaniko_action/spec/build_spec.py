@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..oci.platform import parse_platform, parse_platforms
 from .buildx import Translation, translate
 from .cache import LocalCache
+from .contexts import NamedContext, parse_build_contexts
 from .exports import OutputPlan, parse_outputs
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
@@ -21,6 +22,7 @@ from .paths import (
     OCI_LAYOUT_MARKER,
     BuildPaths,
     cache_directory,
+    context_directory,
     input_file,
     is_within,
     output_path,
@@ -122,6 +124,8 @@ class BuildSpec:
     oci_tar_path: Path | None = None
     # RUN steps' /dev/shm in bytes (the shm-size input); None: Docker's default.
     shm_size: int | None = None
+    # build-contexts: each named context, and the real directory of a local one.
+    build_contexts: tuple[tuple[NamedContext, Path | None], ...] = ()
 
 
 def _destinations(
@@ -426,6 +430,10 @@ def build_spec(
 
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
     ws = paths.workspace
+    build_contexts = tuple(
+        (c, context_directory(ws, "build-contexts", c.directory) if c.directory else None)
+        for c in parse_build_contexts(raw["build-contexts"])
+    )
     temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
     docker_tar, oci_dir, oci_tar = (
         (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
@@ -506,4 +514,5 @@ def build_spec(
         secrets=parse_secrets(raw, paths.workspace, env if env is not None else {}, temp),
         oci_tar_path=oci_tar_path,
         shm_size=compat.shm_size,
+        build_contexts=build_contexts,
     )
