@@ -10,6 +10,8 @@ import pytest
 
 from kaniko_action.dockerfile.named import Rewrites, context_key, rewrite_dockerfile
 from kaniko_action.errors import InputError
+from kaniko_action.oci.platform import parse_platform
+from kaniko_action.platforms.plan import plan
 from kaniko_action.sandbox.layout import chroot_layout
 from kaniko_action.spec.build_spec import build_spec
 from kaniko_action.spec.contexts import NamedContext, parse_build_contexts
@@ -255,3 +257,18 @@ def test_write_named_rewrites_the_chroot_copy_and_amends_the_ignore_rules(
     assert ignore == b"*\n!Dockerfile" + exceptions(layout)
     assert b"!../.build-contexts/**" in ignore
     assert (ws / "Dockerfile").read_text() == text  # the user's file is untouched
+
+
+def test_platform_pins_see_the_rewritten_dockerfile(ws: Path) -> None:
+    (ws / "Dockerfile").write_text("FROM --platform=linux/arm64 alpine AS b\nFROM alpine\n")
+    raw = dict(DEFAULTS)
+    raw["build-contexts"] = "alpine=docker-image://127.0.0.1:5000/base/alpine:3"
+    spec = build_spec(raw, str(ws))
+    images = {c.key: c.image for c, _ in spec.build_contexts if c.image}
+    text = rewrite_dockerfile((ws / "Dockerfile").read_text(), Rewrites(images, {}))
+    amd64 = parse_platform("platform", "linux/amd64")
+    stages = plan(spec, amd64, amd64, text)
+    assert [(s.stage.image, s.pin) for s in stages] == [
+        ("127.0.0.1:5000/base/alpine:3", True),
+        ("127.0.0.1:5000/base/alpine:3", False),
+    ]
