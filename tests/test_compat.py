@@ -64,7 +64,6 @@ def test_mapped(
         ({"load": "true"}, r"input 'load': there is no Docker daemon .* 'tar-path'"),
         ({"load": "maybe"}, r"input 'load': 'maybe' is not a boolean"),
         ({"ssh": "default"}, r"input 'ssh': not supported .* 'secret-files'"),
-        ({"build_contexts": "alpine=docker-image://alpine"}, r"input 'build-contexts'"),
         ({"network": "none"}, r"input 'network': 'none'"),
         ({"call": "check"}, r"input 'call': 'check'"),
         ({"pull": "always"}, r"input 'pull': 'always' is not a boolean"),

@@ -22,6 +22,8 @@ from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, ignored_paths
 from ..spec.build_spec import BuildSpec
 from ..spec.secrets import secret_input, without_secret_support
+from ..staging.context import read_staged
+from ..staging.named import write_named
 from ..staging.secrets import stage_secrets
 from .context import RunContext
 
@@ -40,7 +42,11 @@ def _pin(
 ) -> ChrootLayout:
     """The layout whose Dockerfile kaniko reads: the user's, or a copy with pinned bases."""
     target = parse_platform("platform", spec.platform) if spec.platform else host
-    stages = plan(spec, target, host)
+    text = None
+    if spec.build_contexts:  # the pins are those of the Dockerfile as rewritten
+        staged = read_staged(str(sandbox.root), layout.dockerfile)
+        text = staged.decode("utf-8", errors="replace") if staged is not None else None
+    stages = plan(spec, target, host, text)
     if not any(s.pin for s in stages):
         return layout
     from ..platforms.pins import resolve_pins, write_pinned
@@ -71,7 +77,8 @@ def prepare_executor(
         if spec.secrets:
             _check_secrets(spec, sandbox, layout, ctx, version())
             stage_secrets(str(sandbox.root), layout, spec.secrets, ctx.env)
-        pinned = _pin(spec, sandbox, layout, ctx, host_platform())
+        named = write_named(str(sandbox.root), layout, spec.build_contexts)
+        pinned = _pin(spec, sandbox, named, ctx, host_platform())
         if spec.push or oci_layout:
             # Credential helpers run now, before any RUN step could change the chroot.
             for registry in dict.fromkeys(r.registry for r in spec.references):

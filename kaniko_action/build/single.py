@@ -26,6 +26,7 @@ from ..sandbox.preflight import tree_bytes
 from ..spec.build_spec import BuildSpec
 from ..spec.references import parse_reference
 from ..staging.exports import Exported, export_build
+from ..staging.named import stage_named_contexts
 from ..staging.files import stage_cache_dir, stage_certificates, stage_context
 from ..staging.files import stage_files_in_place
 from .caching import restore_cache, save_cache
@@ -118,6 +119,7 @@ def _stage(
         # Kaniko's own files (over 50 MiB) are copied on a thread while the context is staged.
         sandbox.start_kaniko_copy(layout, spec.executor_dir, helpers_in_use(ctx.config.content))
         stage_context(str(sandbox.root), spec.paths, layout)
+        stage_named_contexts(str(sandbox.root), spec.build_contexts)
         sandbox.populate(
             layout, spec.executor_dir, injected, namespaced=environment.namespaced
         )

@@ -22,9 +22,14 @@ from .emulation import emulation_problem
 from .stages import StagePlatform, foreign_runs, meta_args, predefined_args, stage_platforms, stages
 
 
-def plan(spec: BuildSpec, target: Platform, host: Platform) -> list[StagePlatform]:
-    """Each stage that gets built, with the platform it runs on."""
-    instructions = parse(spec.paths.dockerfile.read_text(encoding="utf-8", errors="replace"))
+def plan(
+    spec: BuildSpec, target: Platform, host: Platform, text: str | None = None
+) -> list[StagePlatform]:
+    """Each stage that gets built, with the platform it runs on: of the user's Dockerfile,
+    or of `text` (the chroot's copy, rewritten for named contexts)."""
+    if text is None:
+        text = spec.paths.dockerfile.read_text(encoding="utf-8", errors="replace")
+    instructions = parse(text)
     build_args = dict(spec.build_args)
     values: Mapping[str, str] = {
         **meta_args(instructions, build_args),

@@ -13,6 +13,7 @@ from ..errors import InputError
 from ..oci.platform import parse_platform, parse_platforms
 from .buildx import Translation, translate
 from .cache import LocalCache
+from .contexts import NamedContext, parse_build_contexts
 from .exports import OutputPlan, parse_outputs
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
@@ -21,6 +22,7 @@ from .paths import (
     OCI_LAYOUT_MARKER,
     BuildPaths,
     cache_directory,
+    context_directory,
     input_file,
     is_within,
     output_path,
@@ -134,6 +136,9 @@ class BuildSpec:
             p is not None
             for p in (self.oci_layout_path, self.oci_tar_path, self.local_dir, self.rootfs_tar_path)
         )
+
+    # build-contexts: each named context, and the real directory of a local one.
+    build_contexts: tuple[tuple[NamedContext, Path | None], ...] = ()
 
 
 def _destinations(
@@ -463,6 +468,10 @@ def build_spec(
 
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
     ws = paths.workspace
+    build_contexts = tuple(
+        (c, context_directory(ws, "build-contexts", c.directory) if c.directory else None)
+        for c in parse_build_contexts(raw["build-contexts"])
+    )
     temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
     docker_tar, oci_dir, oci_tar = (
         (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
@@ -555,4 +564,5 @@ def build_spec(
         shm_size=compat.shm_size,
         local_dir=local_dir,
         rootfs_tar_path=rootfs_tar,
+        build_contexts=build_contexts,
     )

@@ -40,7 +40,6 @@ class Translation:
 _REFUSED = {
     "ssh": "kaniko has no SSH agent forwarding; fetch private sources before the build, or "
     "pass a key with 'secret-files' and RUN --mount=type=secret",
-    "build-contexts": "put every file the build needs under 'context'",
 }
 _WARNED = {
     "builder": "kaniko has no builder instances",

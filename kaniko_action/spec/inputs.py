@@ -183,7 +183,13 @@ INPUTS: tuple[InputDef, ...] = (
         "Build secrets from environment variables, `id=VARIABLE` (newline or comma separated).",
     ),
     InputDef("ssh", "Not supported by the kaniko executor: pass a key with `secret-files`."),
-    InputDef("build-contexts", "Not supported by the kaniko executor."),
+    InputDef(
+        "build-contexts",
+        "Named contexts, one `name=VALUE` per line: `name=docker-image://REF` replaces the "
+        "image or stage `name` in `FROM` and `COPY --from`; `name=DIR` (a directory inside "
+        "the workspace, its own `.dockerignore` applied) is read by `COPY --from=name`. "
+        "Other forms (`oci-layout://`, URLs, git) are refused.",
+    ),
     InputDef("builder", "Ignored with a warning: kaniko has no builder instances."),
     InputDef("network", "`default` or `host` (RUN steps use the runner's network).", default=""),
     InputDef("allow", "Ignored with a warning: kaniko has no entitlements."),

@@ -52,6 +52,15 @@ def _resolve(workspace: Path, name: str, value: str) -> Path:
     return real
 
 
+def context_directory(workspace: Path, name: str, value: str) -> Path:
+    """The real path of a local directory an input names as a build context, confined to
+    the workspace like `context` (a symlink only if it resolves inside)."""
+    real = _resolve(workspace, name, value)
+    if not real.is_dir():
+        raise InputError(name, f"'{value}' is not a directory")
+    return real
+
+
 def resolve_paths(workspace: str, context: str, file: str, dockerfile: str) -> BuildPaths:
     """Apply the defaults and checks for `context`, `file` and its old name `dockerfile`."""
     ws = Path(os.path.realpath(workspace))

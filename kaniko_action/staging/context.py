@@ -410,3 +410,15 @@ def _sources(dockerfile: Path) -> ContextSources | None:
         return context_sources(parse(data.decode("utf-8")))
     except UnicodeDecodeError:
         return None
+
+
+def place_directory(source: Path, dest: str, matcher: Matcher) -> ContextReport:
+    """Copy the directory `source` to the new runner directory `dest`, leaving out what
+    `matcher` excludes (no stand-ins: nothing excluded is there at all). Links stay links,
+    never followed; sockets, fifos and devices are left out."""
+    report = ContextReport()
+    stager = _Stager(os.fsencode(source), os.fsencode(dest), matcher, report)
+    os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
+    os.mkdir(dest, 0o700)
+    stager.tree(b"", alias=b"")
+    return report
