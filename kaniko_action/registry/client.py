@@ -8,7 +8,9 @@ bundle plus per-registry CAs and client certificates, `skip-tls-verify-registrie
 mirrors for Docker Hub pulls, and retries with backoff on 429 and 5xx answers.
 
 A registry may be hostile (the Dockerfile chooses the base image's): every answer is read up to a
-limit, and every request has a deadline (`Limits`).
+limit, every request has a deadline (`Limits`), TLS settings follow the host actually contacted,
+and credentials go neither to a plain-HTTP token server of an HTTPS registry nor along a redirect
+to another origin.
 
 Failures raise RegistryRequestError with the same explanations as the executor's errors.
 """
@@ -48,6 +50,7 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BLOCK_SIZE = 1 << 20  # upload chunk size
 _READ_SIZE = 1 << 16  # download chunk size
 _MIB = 1 << 20
+_DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,16 @@ def split_url(url: str) -> tuple[str, str, str]:
     return parts.scheme, parts.netloc, path
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (the scheme's default when absent); None for a URL without."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(parts.scheme)
+
+
 def _size(limit: int) -> str:
     if limit % _MIB == 0:
         return f"{limit // _MIB} MiB"
@@ -243,23 +256,25 @@ class RegistryClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _ssl_context(self, registry: str) -> ssl.SSLContext:
-        context = self._contexts.get(registry)
+    def _ssl_context(self, host: str) -> ssl.SSLContext:
+        """The TLS settings of `host` (`name[:port]`, as contacted): a token server or blob
+        storage gets its own, not those of the registry that sent the client there."""
+        context = self._contexts.get(host)
         if context is not None:
             return context
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        if registry in self.trust.skip_verify:
+        if host in self.trust.skip_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         else:
             if self.trust.ca_bundle:
                 context.load_verify_locations(cadata=self.trust.ca_bundle.decode("ascii"))
-            for ca in self.trust.registry_cas.get(registry, ()):
+            for ca in self.trust.registry_cas.get(host, ()):
                 context.load_verify_locations(cafile=str(ca))
-        cert = self.trust.client_certs.get(registry)
+        cert = self.trust.client_certs.get(host)
         if cert is not None:
             context.load_cert_chain(str(cert[0]), str(cert[1]))
-        self._contexts[registry] = context
+        self._contexts[host] = context
         return context
 
     @staticmethod
@@ -328,7 +343,7 @@ class RegistryClient:
         connection: http.client.HTTPConnection
         if scheme == "https":
             connection = http.client.HTTPSConnection(
-                netloc, timeout=timeout, context=self._ssl_context(registry), blocksize=_BLOCK_SIZE
+                netloc, timeout=timeout, context=self._ssl_context(netloc), blocksize=_BLOCK_SIZE
             )
         elif scheme == "http":
             connection = http.client.HTTPConnection(netloc, timeout=timeout, blocksize=_BLOCK_SIZE)
@@ -393,8 +408,8 @@ class RegistryClient:
     ) -> Response:
         """`_send` with retries (with backoff, honouring Retry-After) on 429/5xx answers and
         dropped connections, following redirects of GET and HEAD requests, all within one
-        deadline; the Authorization header does not follow a redirect to another host (blob
-        storage, say)."""
+        deadline; the Authorization header does not follow a redirect to another origin
+        (scheme, host or port: blob storage, say, or plain HTTP)."""
         deadline = self._deadline(headers, body)
         delay = self.backoff
         attempt = 1
@@ -426,7 +441,8 @@ class RegistryClient:
                 if hops >= 5:
                     return response
                 target = urllib.parse.urljoin(url, location)
-                if split_url(target)[1] != split_url(url)[1]:
+                origin = _origin(target)
+                if origin is None or origin != _origin(url):
                     headers = {k: v for k, v in headers.items() if k != "Authorization"}
                 url = target
                 hops += 1
@@ -469,7 +485,24 @@ class RegistryClient:
             self._credentials[registry] = found
         return found
 
-    def _token(self, registry: str, challenge: Challenge, scopes: tuple[str, ...]) -> str:
+    def _check_realm(self, registry: str, endpoint: _Endpoint, realm: str) -> None:
+        """A token server over HTTPS; over plain HTTP only for a registry itself reached that
+        way or listed as insecure: an HTTPS registry's credentials never travel in clear."""
+        scheme = urllib.parse.urlsplit(realm).scheme.lower()
+        if scheme == "https":
+            return
+        if scheme == "http" and (endpoint.scheme == "http" or registry in self.trust.insecure):
+            return
+        raise RegistryRequestError(
+            f"registry {registry} sends clients to the token server {realm}, which is not "
+            f"HTTPS while {registry} is reached over {endpoint.scheme.upper()}: the credentials "
+            f"are not sent there (list {registry} in 'insecure-registries' to allow it)",
+            registry,
+        )
+
+    def _token(
+        self, registry: str, endpoint: _Endpoint, challenge: Challenge, scopes: tuple[str, ...]
+    ) -> str:
         key = (registry, scopes)
         cached = self._tokens.get(key)
         if cached is not None:
@@ -481,32 +514,38 @@ class RegistryClient:
         realm = challenge.get("realm")
         if not realm:
             raise self._fail(registry, f"registry {registry} sent a Bearer challenge without realm")
+        self._check_realm(registry, endpoint, realm)
         service = challenge.get("service")
         cap = Cap("token answer", self.limits.token)
         response: Response | None = None
-        if credential.kind == "identity-token":
-            form = [("grant_type", "refresh_token"), ("refresh_token", credential.secret)]
-            form += [("service", service)] if service else []
-            form += [("client_id", USER_AGENT), ("scope", " ".join(scopes))]
-            response = self._exchange(
-                registry,
-                "POST",
-                realm,
-                {"Content-Type": "application/x-www-form-urlencoded"},
-                urllib.parse.urlencode(form).encode(),
-                cap,
-            )
-            if response.status in (404, 405):
-                response = None
-        if response is None:
-            query = [("service", service)] if service else []
-            query += [("scope", s) for s in scopes]
-            separator = "&" if "?" in realm else "?"
-            url = realm + (separator + urllib.parse.urlencode(query) if query else "")
-            headers = {}
-            if credential.basic is not None:
-                headers["Authorization"] = _basic(*credential.basic)
-            response = self._exchange(registry, "GET", url, headers, cap=cap)
+        try:
+            if credential.kind == "identity-token":
+                form = [("grant_type", "refresh_token"), ("refresh_token", credential.secret)]
+                form += [("service", service)] if service else []
+                form += [("client_id", USER_AGENT), ("scope", " ".join(scopes))]
+                response = self._exchange(
+                    registry,
+                    "POST",
+                    realm,
+                    {"Content-Type": "application/x-www-form-urlencoded"},
+                    urllib.parse.urlencode(form).encode(),
+                    cap,
+                )
+                if response.status in (404, 405):
+                    response = None
+            if response is None:
+                query = [("service", service)] if service else []
+                query += [("scope", s) for s in scopes]
+                separator = "&" if "?" in realm else "?"
+                url = realm + (separator + urllib.parse.urlencode(query) if query else "")
+                headers = {}
+                if credential.basic is not None:
+                    headers["Authorization"] = _basic(*credential.basic)
+                response = self._exchange(registry, "GET", url, headers, cap=cap)
+        except (OSError, http.client.HTTPException) as e:
+            raise self._fail(
+                registry, f"token request to {realm} for {registry}: {_describe(e)}"
+            ) from e
         if response.status != 200:
             raise self._fail(
                 registry,
@@ -530,7 +569,7 @@ class RegistryClient:
         if challenge is None:
             return {}
         if challenge.scheme == "bearer":
-            return {"Authorization": "Bearer " + self._token(registry, challenge, scopes)}
+            return {"Authorization": "Bearer " + self._token(registry, endpoint, challenge, scopes)}
         basic = self.credential(registry).basic
         if challenge.scheme == "basic" and basic is not None:
             return {"Authorization": _basic(*basic)}
