@@ -7,6 +7,11 @@ credentials the chroot's docker config gives (credential helpers included), the 
 bundle plus per-registry CAs and client certificates, `skip-tls-verify-registries`, registry
 mirrors for Docker Hub pulls, and retries with backoff on 429 and 5xx answers.
 
+A registry may be hostile (the Dockerfile chooses the base image's): every answer is read up to a
+limit, every request has a deadline (`Limits`), TLS settings follow the host actually contacted,
+and credentials go neither to a plain-HTTP token server of an HTTPS registry nor along a redirect
+to another origin.
+
 Failures raise RegistryRequestError with the same explanations as the executor's errors.
 """
 
@@ -18,13 +23,14 @@ import json
 import os
 import socket
 import ssl
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO, NamedTuple, Union
 
 from ..errors import ActionError
 from ..executor.diagnosis import explain
@@ -46,6 +52,44 @@ USER_AGENT = "kaniko-build"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _BLOCK_SIZE = 1 << 20  # upload chunk size
+_READ_SIZE = 1 << 16  # download chunk size
+_MIB = 1 << 20
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much a registry may send and how long one request may take: the one place for them.
+
+    A request is one exchange with its retries, backoff and redirects (an API call is one or
+    two, plus a token request each).
+    """
+
+    manifest: int = 4 * _MIB  # a manifest or index (containerd's limit)
+    token: int = 1 * _MIB  # a token server's answer
+    blob: int = 16 * _MIB  # a blob read into memory (image configs)
+    other: int = 64 * 1024  # error, redirect, ping and upload answers: read this far, no further
+    deadline: float = 300.0  # seconds for one request
+    attempt_timeout: float = 60.0  # socket timeout of one attempt, cut to what is left
+    upload_rate: float = 256.0 * 1024  # bytes/s: an upload's deadline grows by size / rate
+
+
+DEFAULT_LIMITS = Limits()
+
+
+class Cap(NamedTuple):
+    """The most a successful answer may hold, and what it is (for the error message)."""
+
+    what: str
+    size: int
+
+
+class _Deadline(NamedTuple):
+    at: float  # time.monotonic()
+    seconds: float  # what the request was given
+
+    def left(self) -> float:
+        return self.at - time.monotonic()
 
 
 def _loopback(registry: str) -> bool:
@@ -135,6 +179,48 @@ class _Endpoint:
     challenge: Challenge | None
 
 
+class _Watchdog:
+    """Shuts a connection's socket down when the request's deadline passes, so that a registry
+    trickling bytes (status line, headers or body, in either direction) cannot hold a request
+    past it. Connecting and the TLS handshake, before the socket is there to shut, are bounded
+    by the connection's own timeout."""
+
+    _RETRY = 0.05  # seconds between tries while the connection has no socket yet
+
+    def __init__(self, connection: http.client.HTTPConnection, seconds: float) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.fired = False
+        self._timer = self._arm(max(seconds, 0.0))
+
+    def _arm(self, seconds: float) -> threading.Timer:
+        timer = threading.Timer(seconds, self._fire)
+        timer.daemon = True
+        timer.start()
+        return timer
+
+    def _fire(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self.fired = True
+            sock = self._connection.sock
+            try:
+                if sock is None:
+                    raise OSError("not connected yet")
+                # The plain socket call: an SSLSocket's own shutdown would touch the TLS state
+                # the request's thread is using.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                self._timer = self._arm(self._RETRY)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            self._timer.cancel()
+
+
 # Python 3.9 evaluates this alias at run time: no `X | Y` here.
 Body = Union[bytes, Callable[[], BinaryIO], None]
 
@@ -147,11 +233,30 @@ def split_url(url: str) -> tuple[str, str, str]:
     return parts.scheme, parts.netloc, path
 
 
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port (the scheme's default when absent); None for a URL without."""
+    parts = urllib.parse.urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return parts.scheme, (parts.hostname or "").lower(), port or _DEFAULT_PORTS.get(parts.scheme)
+
+
+def _size(limit: int) -> str:
+    if limit % _MIB == 0:
+        return f"{limit // _MIB} MiB"
+    if limit % 1024 == 0:
+        return f"{limit // 1024} KiB"
+    return f"{limit} bytes"
+
+
 class RegistryClient:
     """Registry API calls with authentication, retries and the executor's trust settings.
 
     `credentials(registry)` gives the docker config's credential for a registry; it is asked
-    once per registry. Tokens are kept per registry and set of scopes.
+    once per registry. Tokens are kept per registry and set of scopes. `limits` bounds what a
+    registry may send and how long a request may take.
     """
 
     def __init__(
@@ -161,14 +266,14 @@ class RegistryClient:
         *,
         attempts: int = 5,
         backoff: float = 0.5,
-        timeout: float = 60.0,
+        limits: Limits = DEFAULT_LIMITS,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.trust = trust
         self._credentials_of = credentials
         self.attempts = attempts
         self.backoff = backoff
-        self.timeout = timeout
+        self.limits = limits
         self._sleep = sleep
         self._endpoints: dict[str, _Endpoint] = {}
         self._credentials: dict[str, ConfigCredential] = {}
@@ -177,29 +282,76 @@ class RegistryClient:
 
     # ------------------------------------------------------------------ transport
 
-    def _ssl_context(self, registry: str) -> ssl.SSLContext:
-        context = self._contexts.get(registry)
+    def _ssl_context(self, host: str) -> ssl.SSLContext:
+        """The TLS settings of `host` (`name[:port]`, as contacted): a token server or blob
+        storage gets its own, not those of the registry that sent the client there."""
+        context = self._contexts.get(host)
         if context is not None:
             return context
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        if registry in self.trust.skip_verify:
+        if host in self.trust.skip_verify:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
         else:
             if self.trust.ca_bundle:
                 context.load_verify_locations(cadata=self.trust.ca_bundle.decode("ascii"))
-            for ca in self.trust.registry_cas.get(registry, ()):
-                with _in_memory(_tls_file(registry, ca)) as ca_path:
+            for ca in self.trust.registry_cas.get(host, ()):
+                with _in_memory(_tls_file(host, ca)) as ca_path:
                     context.load_verify_locations(cafile=ca_path)
-        cert = self.trust.client_certs.get(registry)
+        cert = self.trust.client_certs.get(host)
         if cert is not None:
             with (
-                _in_memory(_tls_file(registry, cert[0])) as cert_path,
-                _in_memory(_tls_file(registry, cert[1])) as key_path,
+                _in_memory(_tls_file(host, cert[0])) as cert_path,
+                _in_memory(_tls_file(host, cert[1])) as key_path,
             ):
                 context.load_cert_chain(cert_path, key_path)
-        self._contexts[registry] = context
+        self._contexts[host] = context
         return context
+
+    @staticmethod
+    def _out_of_time(
+        registry: str, method: str, url: str, deadline: _Deadline
+    ) -> RegistryRequestError:
+        return RegistryRequestError(
+            f"registry {registry}: {method} {url}: no complete answer within the "
+            f"{deadline.seconds:.3g} s the request may take (retries included); gave up",
+            registry,
+        )
+
+    def _read_body(
+        self,
+        answer: http.client.HTTPResponse,
+        registry: str,
+        method: str,
+        url: str,
+        cap: Cap | None,
+    ) -> bytes:
+        """The answer's body, at most `cap.size` bytes: a longer one raises, before reading
+        when Content-Length announces it. Without `cap` (answers nobody needs whole: errors,
+        redirects, pings, uploads) the body is cut at `Limits.other`."""
+        size = cap.size if cap is not None else self.limits.other
+        declared = (answer.getheader("content-length") or "").strip()
+        if cap is not None and declared.isdigit() and int(declared) > size:
+            raise RegistryRequestError(
+                f"registry {registry}: {method} {url}: the answer announces {int(declared)} "
+                f"bytes, more than the {_size(size)} a {cap.what} may have; not read",
+                registry,
+            )
+        chunks: list[bytes] = []
+        total = 0
+        while total <= size:
+            piece = answer.read(min(_READ_SIZE, size + 1 - total))
+            if not piece:
+                break
+            chunks.append(piece)
+            total += len(piece)
+        if total > size and cap is not None:
+            raise RegistryRequestError(
+                f"registry {registry}: {method} {url}: the answer is longer than the "
+                f"{_size(size)} a {cap.what} may have; stopped reading there",
+                registry,
+            )
+        return b"".join(chunks)[:size]
 
     def _send(
         self,
@@ -208,22 +360,30 @@ class RegistryClient:
         url: str,
         headers: Mapping[str, str],
         body: Body,
+        cap: Cap | None,
+        deadline: _Deadline,
     ) -> Response:
-        """One HTTP exchange; connection problems raise OSError (ssl.SSLError included)."""
+        """One HTTP exchange, over by `deadline`; connection problems raise OSError
+        (ssl.SSLError included) or http.client.HTTPException, and RegistryRequestError once the
+        deadline has passed."""
         scheme, netloc, path = split_url(url)
+        remaining = deadline.left()
+        if remaining <= 0:
+            raise self._out_of_time(registry, method, url, deadline)
+        timeout = min(self.limits.attempt_timeout, remaining)
         connection: http.client.HTTPConnection
         if scheme == "https":
             connection = http.client.HTTPSConnection(
-                netloc,
-                timeout=self.timeout,
-                context=self._ssl_context(registry),
-                blocksize=_BLOCK_SIZE,
+                netloc, timeout=timeout, context=self._ssl_context(netloc), blocksize=_BLOCK_SIZE
             )
+        elif scheme == "http":
+            connection = http.client.HTTPConnection(netloc, timeout=timeout, blocksize=_BLOCK_SIZE)
         else:
-            connection = http.client.HTTPConnection(
-                netloc, timeout=self.timeout, blocksize=_BLOCK_SIZE
+            raise RegistryRequestError(
+                f"registry {registry}: {method} {url}: not an https or http URL", registry
             )
         stream: BinaryIO | None = None
+        watchdog = _Watchdog(connection, remaining)
         try:
             payload: bytes | BinaryIO | None
             if callable(body):
@@ -236,13 +396,37 @@ class RegistryClient:
                 all_headers.setdefault("Content-Length", "0")
             connection.request(method, path, body=payload, headers=all_headers)
             answer = connection.getresponse()
-            data = b"" if method == "HEAD" else answer.read()
+            success = 200 <= answer.status < 300
+            data = (
+                b""
+                if method == "HEAD"
+                else self._read_body(answer, registry, method, url, cap if success else None)
+            )
             found = {k.lower(): v for k, v in answer.getheaders()}
-            return Response(answer.status, found, data, url)
+        except (OSError, http.client.HTTPException):
+            if watchdog.fired:
+                raise self._out_of_time(registry, method, url, deadline) from None
+            raise
         finally:
+            watchdog.stop()
             if stream is not None:
                 stream.close()
             connection.close()
+        if watchdog.fired:  # the body may look complete where the socket was shut
+            raise self._out_of_time(registry, method, url, deadline)
+        return Response(answer.status, found, data, url)
+
+    def _deadline(self, headers: Mapping[str, str], body: Body) -> _Deadline:
+        """When a request must be over: `Limits.deadline` from now, plus the time an upload
+        needs at `Limits.upload_rate`."""
+        size = 0
+        if isinstance(body, bytes):
+            size = len(body)
+        elif body is not None:
+            declared = headers.get("Content-Length", "")
+            size = int(declared) if declared.isdigit() else 0
+        seconds = self.limits.deadline + size / self.limits.upload_rate
+        return _Deadline(time.monotonic() + seconds, seconds)
 
     def _exchange(
         self,
@@ -251,28 +435,36 @@ class RegistryClient:
         url: str,
         headers: Mapping[str, str],
         body: Body = None,
+        cap: Cap | None = None,
     ) -> Response:
         """`_send` with retries (with backoff, honouring Retry-After) on 429/5xx answers and
-        dropped connections, following redirects of GET and HEAD requests; the Authorization
-        header does not follow a redirect to another host (blob storage, say)."""
+        dropped connections, following redirects of GET and HEAD requests, all within one
+        deadline; the Authorization header does not follow a redirect to another origin
+        (scheme, host or port: blob storage, say, or plain HTTP)."""
+        deadline = self._deadline(headers, body)
         delay = self.backoff
         attempt = 1
         hops = 0
         while True:
             try:
-                response = self._send(registry, method, url, headers, body)
+                response = self._send(registry, method, url, headers, body, cap, deadline)
             except ConnectionRefusedError:
                 raise
             except (ConnectionError, socket.timeout):
-                if attempt >= self.attempts:
+                if attempt >= self.attempts or delay >= deadline.left():
                     raise
                 attempt += 1
                 self._sleep(delay)
                 delay *= 2
                 continue
-            if response.status in RETRY_STATUSES and attempt < self.attempts:
+            wait = _retry_after(response, delay)
+            if (
+                response.status in RETRY_STATUSES
+                and attempt < self.attempts
+                and wait < deadline.left()
+            ):
                 attempt += 1
-                self._sleep(_retry_after(response, delay))
+                self._sleep(wait)
                 delay *= 2
                 continue
             location = response.header("location")
@@ -280,7 +472,8 @@ class RegistryClient:
                 if hops >= 5:
                     return response
                 target = urllib.parse.urljoin(url, location)
-                if split_url(target)[1] != split_url(url)[1]:
+                origin = _origin(target)
+                if origin is None or origin != _origin(url):
                     headers = {k: v for k, v in headers.items() if k != "Authorization"}
                 url = target
                 hops += 1
@@ -323,7 +516,24 @@ class RegistryClient:
             self._credentials[registry] = found
         return found
 
-    def _token(self, registry: str, challenge: Challenge, scopes: tuple[str, ...]) -> str:
+    def _check_realm(self, registry: str, endpoint: _Endpoint, realm: str) -> None:
+        """A token server over HTTPS; over plain HTTP only for a registry itself reached that
+        way or listed as insecure: an HTTPS registry's credentials never travel in clear."""
+        scheme = urllib.parse.urlsplit(realm).scheme.lower()
+        if scheme == "https":
+            return
+        if scheme == "http" and (endpoint.scheme == "http" or registry in self.trust.insecure):
+            return
+        raise RegistryRequestError(
+            f"registry {registry} sends clients to the token server {realm}, which is not "
+            f"HTTPS while {registry} is reached over {endpoint.scheme.upper()}: the credentials "
+            f"are not sent there (list {registry} in 'insecure-registries' to allow it)",
+            registry,
+        )
+
+    def _token(
+        self, registry: str, endpoint: _Endpoint, challenge: Challenge, scopes: tuple[str, ...]
+    ) -> str:
         key = (registry, scopes)
         cached = self._tokens.get(key)
         if cached is not None:
@@ -335,30 +545,38 @@ class RegistryClient:
         realm = challenge.get("realm")
         if not realm:
             raise self._fail(registry, f"registry {registry} sent a Bearer challenge without realm")
+        self._check_realm(registry, endpoint, realm)
         service = challenge.get("service")
+        cap = Cap("token answer", self.limits.token)
         response: Response | None = None
-        if credential.kind == "identity-token":
-            form = [("grant_type", "refresh_token"), ("refresh_token", credential.secret)]
-            form += [("service", service)] if service else []
-            form += [("client_id", USER_AGENT), ("scope", " ".join(scopes))]
-            response = self._exchange(
-                registry,
-                "POST",
-                realm,
-                {"Content-Type": "application/x-www-form-urlencoded"},
-                urllib.parse.urlencode(form).encode(),
-            )
-            if response.status in (404, 405):
-                response = None
-        if response is None:
-            query = [("service", service)] if service else []
-            query += [("scope", s) for s in scopes]
-            separator = "&" if "?" in realm else "?"
-            url = realm + (separator + urllib.parse.urlencode(query) if query else "")
-            headers = {}
-            if credential.basic is not None:
-                headers["Authorization"] = _basic(*credential.basic)
-            response = self._exchange(registry, "GET", url, headers)
+        try:
+            if credential.kind == "identity-token":
+                form = [("grant_type", "refresh_token"), ("refresh_token", credential.secret)]
+                form += [("service", service)] if service else []
+                form += [("client_id", USER_AGENT), ("scope", " ".join(scopes))]
+                response = self._exchange(
+                    registry,
+                    "POST",
+                    realm,
+                    {"Content-Type": "application/x-www-form-urlencoded"},
+                    urllib.parse.urlencode(form).encode(),
+                    cap,
+                )
+                if response.status in (404, 405):
+                    response = None
+            if response is None:
+                query = [("service", service)] if service else []
+                query += [("scope", s) for s in scopes]
+                separator = "&" if "?" in realm else "?"
+                url = realm + (separator + urllib.parse.urlencode(query) if query else "")
+                headers = {}
+                if credential.basic is not None:
+                    headers["Authorization"] = _basic(*credential.basic)
+                response = self._exchange(registry, "GET", url, headers, cap=cap)
+        except (OSError, http.client.HTTPException) as e:
+            raise self._fail(
+                registry, f"token request to {realm} for {registry}: {_describe(e)}"
+            ) from e
         if response.status != 200:
             raise self._fail(
                 registry,
@@ -382,7 +600,7 @@ class RegistryClient:
         if challenge is None:
             return {}
         if challenge.scheme == "bearer":
-            return {"Authorization": "Bearer " + self._token(registry, challenge, scopes)}
+            return {"Authorization": "Bearer " + self._token(registry, endpoint, challenge, scopes)}
         basic = self.credential(registry).basic
         if challenge.scheme == "basic" and basic is not None:
             return {"Authorization": _basic(*basic)}
@@ -398,8 +616,10 @@ class RegistryClient:
         headers: Mapping[str, str] | None = None,
         body: Body = None,
         expect: Iterable[int] = (200,),
+        cap: Cap | None = None,
     ) -> Response:
-        """An authenticated request to `path` (or an absolute URL on the same registry)."""
+        """An authenticated request to `path` (or an absolute URL on the same registry); a
+        successful answer's body is read up to `cap` (without one, cut at `Limits.other`)."""
         endpoint = self.endpoint(registry)
         wanted = merge_scopes(scopes)
         url = path if "://" in path else f"{endpoint.scheme}://{registry}{path}"
@@ -407,7 +627,7 @@ class RegistryClient:
         for renewed in (False, True):
             all_headers = {**(headers or {}), **self._authorization(registry, endpoint, wanted)}
             try:
-                response = self._exchange(registry, method, url, all_headers, body)
+                response = self._exchange(registry, method, url, all_headers, body, cap)
             except (OSError, http.client.HTTPException) as e:
                 raise self._fail(registry, f"{method} {url}: {_describe(e)}") from e
             if response.status in expected:
@@ -448,6 +668,7 @@ class RegistryClient:
             f"/v2/{repository}/manifests/{reference}",
             [scope(repository, ["pull"])],
             headers={"Accept": ", ".join(accept)},
+            cap=Cap("manifest", self.limits.manifest),
         )
         digest = sha256_digest(response.body)
         if reference.startswith("sha256:") and reference != digest:
@@ -474,8 +695,13 @@ class RegistryClient:
         return response.status == 200
 
     def blob(self, registry: str, repository: str, digest: str) -> bytes:
+        """A small blob (an image config), read into memory: at most `Limits.blob` bytes."""
         response = self.request(
-            registry, "GET", f"/v2/{repository}/blobs/{digest}", [scope(repository, ["pull"])]
+            registry,
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            [scope(repository, ["pull"])],
+            cap=Cap("blob read into memory", self.limits.blob),
         )
         if sha256_digest(response.body) != digest:
             raise self._fail(registry, f"{registry}/{repository}: blob {digest} does not match")
