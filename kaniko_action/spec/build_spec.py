@@ -29,6 +29,29 @@ from .secrets import BuildSecret, parse_secrets
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
 SNAPSHOT_MODES = ("full", "redo", "time")
+# Settings under which kaniko tells a changed file by its metadata alone (kaniko's
+# RedoHasher, MtimeHasher, and the new RUN implementation's isSame): a RUN step that rewrites
+# a file and restores its modification time goes unseen, and the image keeps the file's old
+# content. Measured with both executors (tests/test_e2e_snapshots.py); `full` hashes contents.
+_STALE_CONTENT = (
+    "can keep a file's old content in the image: {how}, so a RUN step that rewrites a file "
+    "{what} and restores its modification time goes unseen (measured with both executors). "
+    "kaniko's default compares contents; 'single-snapshot: true' with the default snapshot "
+    "mode is faster on RUN-heavy builds and compares contents too"
+)
+_METADATA = "a file's size, mode, owner and modification time"
+STALE_SNAPSHOT_MODES: Mapping[str, str] = {
+    "redo": _STALE_CONTENT.format(
+        how=f"kaniko then compares only {_METADATA}", what="with content of the same size"
+    ),
+    "time": _STALE_CONTENT.format(
+        how="kaniko then compares only a file's modification time", what="with any content"
+    ),
+}
+STALE_NEW_RUN = _STALE_CONTENT.format(
+    how=f"it finds what a RUN step changed by comparing only {_METADATA}",
+    what="with content of the same size",
+)
 _GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
 _HOST_ENTRY = re.compile(r"^([A-Za-z0-9.-]+)[:=]([0-9A-Fa-f.:]+)$")
 
@@ -60,6 +83,9 @@ OWNED_FLAGS: Mapping[str, str] = {
     "custom-platform": "platform",
     "reproducible": "reproducible",
     "snapshot-mode": "snapshot-mode",
+    # kaniko's deprecated spelling of --snapshot-mode.
+    "snapshotMode": "snapshot-mode",
+    "single-snapshot": "single-snapshot",
     "use-new-run": "use-new-run",
     "push-retry": "push-retry",
     "verbosity": "verbosity",
@@ -91,6 +117,7 @@ class BuildSpec:
     platform: str | None = None
     reproducible: bool = False
     snapshot_mode: str | None = None
+    single_snapshot: bool = False
     use_new_run: bool = False
     push_retry: int | None = None
     verbosity: str = "info"
@@ -387,6 +414,18 @@ def build_spec(
             "a docker tarball holds one platform; for several write an OCI layout "
             "(type=oci,dest=FILE in 'outputs', or 'oci-layout-path')",
         )
+    snapshot_mode = (
+        _choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
+        if raw["snapshot-mode"]
+        else None
+    )
+    use_new_run = parse_bool("use-new-run", raw["use-new-run"])
+    warnings = list(compat.warnings)
+    stale = STALE_SNAPSHOT_MODES.get(snapshot_mode or "")
+    if stale is not None:
+        warnings.append(f"input 'snapshot-mode': '{snapshot_mode}' {stale}")
+    if use_new_run:
+        warnings.append(f"input 'use-new-run': {STALE_NEW_RUN}")
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     login = parse_login(raw, references)
     registry_certificates, registry_client_certs = _certificates(raw, paths.workspace)
@@ -408,10 +447,9 @@ def build_spec(
         skip_tls_verify_registries=skip_tls,
         platform=platform,
         reproducible=parse_bool("reproducible", raw["reproducible"]),
-        snapshot_mode=_choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
-        if raw["snapshot-mode"]
-        else None,
-        use_new_run=parse_bool("use-new-run", raw["use-new-run"]),
+        snapshot_mode=snapshot_mode,
+        single_snapshot=parse_bool("single-snapshot", raw["single-snapshot"]),
+        use_new_run=use_new_run,
         push_retry=push_retry,
         verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
         tar_path=tar_path,
@@ -420,7 +458,7 @@ def build_spec(
         extra_args=_extra_args(raw["kaniko-args"]),
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
-        warnings=tuple(compat.warnings),
+        warnings=tuple(warnings),
         login=login,
         registry_certificates=registry_certificates,
         registry_client_certs=registry_client_certs,
