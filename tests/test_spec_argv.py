@@ -204,6 +204,22 @@ def test_snapshot_defaults_are_kanikos_own() -> None:
     assert DEFAULTS["single-snapshot"] == "false"
 
 
+def test_work_dir_is_resolved_and_kept_out_of_the_workspace(ws: Path) -> None:
+    fast = ws.parent / "fast"
+    fast.mkdir()
+    assert spec_of(ws, tags="r/a:1").work_dir is None
+    assert spec_of(ws, tags="r/a:1", work_dir="../fast").work_dir == fast
+    with pytest.raises(InputError, match=r"^input 'work-dir': .*inside the workspace"):
+        spec_of(ws, tags="r/a:1", work_dir="sub")
+    with pytest.raises(InputError, match="inside a kaniko-build work directory"):
+        build_spec(
+            {**DEFAULTS, "tags": "r/a:1", "work-dir": str(fast),
+             "tar-path": f"{fast}/kaniko-build-1/i.tar"},
+            str(ws),
+            str(ws.parent),
+        )  # fmt: skip
+
+
 def test_login_and_certificates(ws: Path) -> None:
     (ws / "ca.pem").write_text("ca")
     (ws / "c.crt").write_text("c")

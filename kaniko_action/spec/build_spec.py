@@ -23,6 +23,7 @@ from .paths import (
     resolve_paths,
     runner_dir,
     runner_file,
+    work_dir,
 )
 from .references import Reference, check_registry_host, parse_reference
 from .secrets import BuildSecret, parse_secrets
@@ -124,6 +125,8 @@ class BuildSpec:
     tar_path: Path | None = None
     oci_layout_path: Path | None = None
     runner_temp: Path | None = None
+    # Where work directories go instead of RUNNER_TEMP (the work-dir input), a real path.
+    work_dir: Path | None = None
     extra_args: tuple[str, ...] = ()
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
@@ -284,18 +287,19 @@ def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool:
 def _output_file(
     name: str,
     workspace: Path,
-    runner_temp: Path | None,
+    bases: tuple[Path | None, Path | None],
     given: str,
     from_outputs: str | None,
     directory: bool,
 ) -> Path | None:
     """An output path from its own input (`name`) or from `outputs`, not both; confined to
-    the workspace or RUNNER_TEMP either way."""
+    the workspace or RUNNER_TEMP either way, and never in a work directory of RUNNER_TEMP or
+    `work-dir` (`bases`)."""
     if given and from_outputs:
         raise InputError("outputs", f"writes what '{name}' also names; give only one of them")
     if not from_outputs:
-        return output_path(name, workspace, given, runner_temp) if name else None
-    path = output_path("outputs", workspace, from_outputs, runner_temp)
+        return output_path(name, workspace, given, *bases) if name else None
+    path = output_path("outputs", workspace, from_outputs, *bases)
     if path is None or not os.path.lexists(path):
         return path
     if not directory and not path.is_file():
@@ -388,12 +392,14 @@ def build_spec(
     paths = resolve_paths(workspace, raw["context"], raw["file"], raw["dockerfile"])
     ws = paths.workspace
     temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
+    work = work_dir(ws, raw["work-dir"])
     docker_tar, oci_dir, oci_tar = (
         (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
     )
-    tar_path = _output_file("tar-path", ws, temp, raw["tar-path"], docker_tar, False)
-    oci_path = _output_file("oci-layout-path", ws, temp, raw["oci-layout-path"], oci_dir, True)
-    oci_tar_path = _output_file("", ws, temp, "", oci_tar, False)
+    bases = (temp, work)
+    tar_path = _output_file("tar-path", ws, bases, raw["tar-path"], docker_tar, False)
+    oci_path = _output_file("oci-layout-path", ws, bases, raw["oci-layout-path"], oci_dir, True)
+    oci_tar_path = _output_file("", ws, bases, "", oci_tar, False)
     written = [p for p in (tar_path, oci_path, oci_tar_path) if p is not None]
     for i, one in enumerate(written):
         for other in written[i + 1 :]:
@@ -455,6 +461,7 @@ def build_spec(
         tar_path=tar_path,
         oci_layout_path=oci_path,
         runner_temp=temp,
+        work_dir=work,
         extra_args=_extra_args(raw["kaniko-args"]),
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),

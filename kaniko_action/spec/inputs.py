@@ -60,6 +60,13 @@ INPUTS: tuple[InputDef, ...] = (
         default="/kaniko",
     ),
     InputDef(
+        "work-dir",
+        "Existing directory on the runner under which each build's work directory (the "
+        "chroot) is made instead of RUNNER_TEMP, typically a memory-backed volume: absolute, "
+        "or relative to the workspace, and outside it. Only what the action makes in it is "
+        "removed. See Performance in the README.",
+    ),
+    InputDef(
         "registry",
         "Registry to log in to with `username` and `password`. Default: the first "
         "destination's registry.",

@@ -96,10 +96,15 @@ _WORKDIR_NAMES = (WORKDIR_PREFIX, NEW_WORKDIR_PREFIX)
 
 
 def output_path(
-    name: str, workspace: Path, value: str, runner_temp: Path | None = None
+    name: str,
+    workspace: Path,
+    value: str,
+    runner_temp: Path | None = None,
+    work_base: Path | None = None,
 ) -> Path | None:
     """Where an output file or directory goes, as a real path inside the workspace (or
-    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs), never in a
+    work directory under RUNNER_TEMP or under `work_base` (the `work-dir` input).
 
     Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
     redirect the write. An existing directory is never replaced, except an OCI layout that
@@ -115,9 +120,10 @@ def output_path(
         allowed = "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
         shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
         raise InputError(name, f"'{value}' resolves to {shown}, which is not inside {allowed}")
-    if runner_temp is not None and is_within(real, runner_temp) and not is_within(real, workspace):
-        first = real.relative_to(runner_temp).parts[0]
-        if first.startswith(_WORKDIR_NAMES):
+    for base in (runner_temp, work_base):
+        if base is None or real == base or not is_within(real, base) or is_within(real, workspace):
+            continue
+        if real.relative_to(base).parts[0].startswith(_WORKDIR_NAMES):
             raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
     if name == "tar-path" and os.path.lexists(real):
         if os.path.isdir(real):
@@ -161,3 +167,42 @@ def runner_file(name: str, workspace: Path, value: str) -> Path:
     if not path.is_file():
         raise InputError(name, f"'{value}' is not a file (looked for {path})")
     return path
+
+
+def work_dir(workspace: Path, value: str) -> Path | None:
+    """The `work-dir` input as a real path: an existing directory, absolute or relative to
+    the workspace, where the action makes its work directories instead of RUNNER_TEMP.
+
+    Refused inside the workspace (the work directories are root's, and the runner must be
+    able to delete the workspace), holding it (stale work directories are looked for among
+    its entries, where a checkout could be named like one), and at or below a name a later
+    run would take for a stale work directory and remove.
+    """
+    if not value:
+        return None
+    lexical = _absolute(workspace, value)
+    real = Path(os.path.realpath(lexical))
+    if not real.is_dir():
+        raise InputError("work-dir", f"'{value}' is not a directory (looked for {lexical})")
+    shown = f"'{value}'" + (f" resolves to {real}, which" if real != lexical else "")
+    if is_within(real, workspace):
+        raise InputError(
+            "work-dir",
+            f"{shown} is inside the workspace {workspace}: the work directories are root's and "
+            "the runner must be able to delete the workspace; choose a directory outside it, "
+            "such as a volume of its own",
+        )
+    if is_within(workspace, real):
+        raise InputError(
+            "work-dir",
+            f"{shown} holds the workspace {workspace}: choose a directory of its own (stale "
+            "work directories are looked for in it)",
+        )
+    named = [part for part in real.parts if part.startswith(_WORKDIR_NAMES)]
+    if named:
+        raise InputError(
+            "work-dir",
+            f"{shown} is named like a kaniko-build work directory ('{named[0]}'), which a "
+            "later run would take for a stale one and remove; choose another name",
+        )
+    return real
