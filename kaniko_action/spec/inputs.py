@@ -114,8 +114,8 @@ INPUTS: tuple[InputDef, ...] = (
         "`--single-snapshot`): the image gets one layer for all its RUN and COPY steps on top "
         "of the base image's: a change in any step makes that whole layer new (nothing above "
         "the base is shared between versions on pull), and the layer cache has nothing per "
-        "step to reuse. Measured faster on RUN-heavy single-stage builds "
-        "(docs/performance.md).",
+        "step to reuse. Measured faster on RUN-heavy single-stage builds, most with the work "
+        "directory in memory (docs/performance.md).",
         default="false",
     ),
     InputDef(
