@@ -38,3 +38,24 @@ def test_benchmark_smoke_run(tmp_path: Path) -> None:
         assert all(c != "n/a" for c in cells[1:10]), row
     assert "kaniko's own files" in proc.stdout
     assert before.changes() == []
+
+
+def test_options_benchmark_smoke_run(tmp_path: Path) -> None:
+    """benchmarks/options.py on busybox, one round: every variant builds and is reported,
+    and its tmpfs is unmounted again."""
+    unused = tmp_path / "workspace"
+    unused.mkdir()
+    before = HostSnapshot.take(unused, tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "options.py"), "--rounds", "1",
+         "--base", "busybox", "--work", str(tmp_path),
+         "--executor-dir", str(executor_dir("upstream"))],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if line.startswith(("| run-heavy", "| two"))]
+    assert len(rows) == 6, proc.stdout
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert all(c.endswith(" s") for c in cells[2:6]), row
+    assert before.changes() == []

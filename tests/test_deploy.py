@@ -131,6 +131,49 @@ def test_nothing_more_than_the_action_needs() -> None:
     assert not container["image"].endswith(":latest")
 
 
+MEMORY_VOLUME = "kaniko-work"
+
+
+def uncommented_example() -> dict[str, Any]:
+    """values.yaml with its optional memory-backed work volume uncommented: each commented
+    item `# - name: kaniko-work` and the lines indented under it."""
+    lines = VALUES.read_text(encoding="utf-8").splitlines()
+    out: list[str] = []
+    inside: str | None = None
+    for line in lines:
+        start = re.fullmatch(rf"(\s*)# (- name: {MEMORY_VOLUME})", line)
+        if start:
+            inside = start.group(1)
+            out.append(inside + start.group(2))
+            continue
+        if inside is not None and line.startswith(inside + "#   "):
+            out.append(inside + line[len(inside) + 2 :])
+            continue
+        inside = None
+        out.append(line)
+    data = yaml.safe_load("\n".join(out))
+    assert isinstance(data, dict)
+    return data
+
+
+def test_the_optional_memory_backed_work_dir_is_a_sized_memory_volume_the_guide_names() -> None:
+    spec = uncommented_example()["template"]["spec"]
+    (container,) = spec["containers"]
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    assert set(mounts) == set(volumes) == {"work", MEMORY_VOLUME}
+    assert volumes[MEMORY_VOLUME]["emptyDir"]["medium"] == "Memory"
+    assert re.fullmatch(r"\d+[GM]i", volumes[MEMORY_VOLUME]["emptyDir"]["sizeLimit"])
+    path = mounts[MEMORY_VOLUME]
+    # Outside the work volume, where the workspace is (work-dir must not hold it or be in it).
+    assert not path.startswith(mounts["work"] + "/") and not mounts["work"].startswith(path)
+    guide = GUIDE.read_text(encoding="utf-8")
+    assert f"work-dir: {path}" in guide
+    assert f"sizeLimit: {volumes[MEMORY_VOLUME]['emptyDir']['sizeLimit']}" in guide
+    # Commented out, the values stay what the action needs and nothing more.
+    assert [v["name"] for v in values()["template"]["spec"]["volumes"]] == ["work"]
+
+
 def diagnostics(tmp_path: Path) -> list[str]:
     """The messages a runner missing each thing gets (the e2e tests produce them for real)."""
     found: list[str] = []
@@ -147,6 +190,7 @@ def diagnostics(tmp_path: Path) -> list[str]:
     caught(check_work_base, tmp_path, MountFlags(nodev=True, noexec=False, readonly=False))
     caught(check_work_base, tmp_path, MountFlags(nodev=False, noexec=True, readonly=False))
     caught(check_free_space, tmp_path, 1 << 40, 0)
+    caught(check_free_space, tmp_path, 1 << 40, 0, True)
     found.append(RunEnvironment(reason="the runner has no CAP_SYS_ADMIN").missing_proc_advice())
     return found
 

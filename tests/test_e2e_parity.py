@@ -173,18 +173,20 @@ def test_add_hosts_and_kaniko_args(
 ) -> None:
     harness.write(
         "Dockerfile",
-        f"FROM {busybox_image}\nRUN grep db.internal /etc/hosts > /hosts-entry\nRUN echo 2 > /two\n",
+        f"FROM {busybox_image}\nRUN grep db.internal /etc/hosts > /hosts-entry\n"
+        "RUN mkdir /scratch && echo 2 > /scratch/two && echo 2 > /two\n",
     )
     run = harness.run(
         tags=f"{registry.host}/e2e/hosts:1",
         add_hosts="db.internal:10.1.2.3",
-        kaniko_args="--single-snapshot",
+        kaniko_args="--ignore-path /scratch",
         insecure_registries=registry.host,
     )
     files = assert_pushed(registry, run, "e2e/hosts", "1")
     assert files["hosts-entry"].text.split() == ["10.1.2.3", "db.internal"]
-    # --single-snapshot: one layer for both RUN steps on top of the base image's one.
-    assert len(registry.client().get_manifest("e2e/hosts", "1").manifest["layers"]) == 2
+    # --ignore-path reached kaniko: what the RUN step wrote there is in no layer.
+    assert files["two"].text == "2\n"
+    assert not [p for p in files if p.startswith("scratch")]
     assert_clean(run)
 
 

@@ -103,7 +103,7 @@ def test_what_run_steps_see(
             tags=f"{registry.host}/{repo}:1",
             insecure_registries=registry.host,
             # One snapshot of the 170 MB base instead of one per instruction.
-            kaniko_args="--single-snapshot",
+            single_snapshot="true",
         )
     assert run.returncode == 0, run.stdout
     results = _results(registry, repo)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.spec.paths import output_base, output_path, resolve_paths
+from kaniko_action.spec.paths import output_base, output_path, resolve_paths, work_dir
 
 
 @pytest.fixture
@@ -146,3 +146,60 @@ class TestOutputPaths:
         assert output_path("oci-layout-path", ws, "layout") == ws / "layout"
         assert output_path("oci-layout-path", ws, "empty") == ws / "empty"
         assert output_base(ws / "layout", ws, None) == ws
+
+
+class TestWorkDir:
+    """The `work-dir` input: where work directories go instead of RUNNER_TEMP."""
+
+    @pytest.fixture
+    def fast(self, ws: Path) -> Path:
+        path = ws.parent / "fast"
+        path.mkdir()
+        return path
+
+    def test_unset_is_none(self, ws: Path) -> None:
+        assert work_dir(ws, "") is None
+
+    def test_absolute_or_relative_to_the_workspace_as_a_real_path(
+        self, ws: Path, fast: Path
+    ) -> None:
+        assert work_dir(ws, str(fast)) == fast
+        assert work_dir(ws, "../fast") == fast
+        assert work_dir(ws, f"{fast}/") == fast
+        (ws.parent / "link").symlink_to(fast)
+        assert work_dir(ws, str(ws.parent / "link")) == fast
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("../missing", r"'../missing' is not a directory \(looked for .*/missing\)"),
+            ("../outside/Dockerfile", "is not a directory"),
+            (".", "inside the workspace"),
+            ("app", "inside the workspace"),
+            ("./app/../dockerfiles", "inside the workspace"),
+            ("{link_in}", "resolves to .*/ws/app, which is inside the workspace"),
+            ("..", "holds the workspace"),
+            ("/", "holds the workspace"),
+            ("../kaniko-build-fast", "named like a kaniko-build work directory"),
+            ("../kaniko-build-x/sub", "named like a kaniko-build work directory"),
+            ("../.kaniko-build-new-x", "named like a kaniko-build work directory"),
+        ],
+    )
+    def test_refused(self, ws: Path, value: str, message: str) -> None:
+        (ws.parent / "kaniko-build-fast").mkdir()
+        (ws.parent / "kaniko-build-x" / "sub").mkdir(parents=True)
+        (ws.parent / ".kaniko-build-new-x").mkdir()
+        link_in = ws.parent / "link-in"
+        link_in.symlink_to(ws / "app")
+        with pytest.raises(InputError, match=rf"^input 'work-dir': .*{message}"):
+            work_dir(ws, value.format(link_in=link_in))
+
+    def test_an_output_may_not_go_into_a_work_directory_under_it(
+        self, ws: Path, tmp_path: Path
+    ) -> None:
+        temp = tmp_path / "temp"
+        (temp / "fast").mkdir(parents=True)
+        fast = temp / "fast"
+        assert output_path("tar-path", ws, f"{fast}/i.tar", temp, fast) == fast / "i.tar"
+        with pytest.raises(InputError, match="inside a kaniko-build work directory"):
+            output_path("tar-path", ws, f"{fast}/kaniko-build-abc/i.tar", temp, fast)

@@ -14,6 +14,7 @@ from kaniko_action.sandbox.preflight import (
     check_free_space,
     check_work_base,
     effective_capabilities,
+    out_of_space,
     tree_bytes,
 )
 
@@ -76,3 +77,20 @@ def test_free_space(tmp_path: Path) -> None:
     check_free_space(tmp_path, used, available=used + MARGIN_BYTES)
     with pytest.raises(SandboxError, match=r"not enough free space in .*only 64 MiB is free"):
         check_free_space(tmp_path, used, available=MARGIN_BYTES)
+
+
+def test_refusals_name_the_work_dir_input_when_it_chose_the_place(tmp_path: Path) -> None:
+    nodev = MountFlags(nodev=True, noexec=False, readonly=False)
+    with pytest.raises(SandboxError, match=r"\(RUNNER_TEMP\).*point RUNNER_TEMP at"):
+        check_work_base(tmp_path, nodev)
+    with pytest.raises(SandboxError) as raised:
+        check_work_base(tmp_path, nodev, from_input=True)
+    message = str(raised.value)
+    assert f"{tmp_path} (input 'work-dir')" in message and "RUNNER_TEMP" not in message
+    with pytest.raises(SandboxError) as raised:
+        check_free_space(tmp_path, 0, available=0, from_input=True)
+    message = str(raised.value)
+    assert f"not enough free space in {tmp_path} (input 'work-dir')" in message
+    assert "sizeLimit" in message and "RUNNER_TEMP" not in message
+    message = str(out_of_space(tmp_path, from_input=True))
+    assert "(input 'work-dir')" in message and "sizeLimit" in message

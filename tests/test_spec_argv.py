@@ -160,7 +160,10 @@ DEST = ["--destination=r/a:1", *DIGESTS]
         ({"reproducible": "true"}, ["--reproducible"]),
         ({"reproducible": "false"}, []),
         ({"snapshot_mode": "redo"}, ["--snapshot-mode=redo"]),
+        ({"snapshot_mode": "full"}, ["--snapshot-mode=full"]),
         ({"use_new_run": "true"}, ["--use-new-run"]),
+        ({"single_snapshot": "true"}, ["--single-snapshot"]),
+        ({"single_snapshot": "false"}, []),
         ({"push_retry": "3"}, ["--push-retry=3"]),
         ({"verbosity": "debug"}, ["--verbosity=debug"]),
         ({"verbosity": "info"}, []),
@@ -292,6 +295,57 @@ def test_spec_fields(ws: Path) -> None:
     assert spec.add_hosts == (("db", "10.0.0.5"), ("cache.local", "fd00::1"))
     assert spec.tar_path == ws / "o" / "i.tar"
     assert spec.warnings == ("input 'builder' has no effect: kaniko has no builder instances",)
+
+
+STALE = "can keep a file's old content in the image"
+
+
+@pytest.mark.parametrize(
+    ("inputs", "warned"),
+    [
+        ({"snapshot_mode": "redo"}, "input 'snapshot-mode': 'redo' "),
+        ({"snapshot_mode": "time"}, "input 'snapshot-mode': 'time' "),
+        ({"use_new_run": "true"}, "input 'use-new-run': "),
+        ({"snapshot_mode": "full"}, None),
+        ({"use_new_run": "false"}, None),
+        ({"single_snapshot": "true"}, None),
+        ({}, None),
+    ],
+)
+def test_snapshot_settings_that_can_miss_a_change_warn(
+    ws: Path, inputs: dict[str, str], warned: str | None
+) -> None:
+    """redo, time and the new RUN implementation tell a changed file by its metadata alone:
+    never a default, and a warning with the reason when asked for."""
+    warnings = [w for w in spec_of(ws, tags="r/a:1", **inputs).warnings if STALE in w]
+    if warned is None:
+        assert warnings == []
+    else:
+        (warning,) = warnings
+        assert warning.startswith(warned)
+        assert "restores its modification time" in warning
+
+
+def test_snapshot_defaults_are_kanikos_own() -> None:
+    assert DEFAULTS["snapshot-mode"] == ""
+    assert DEFAULTS["use-new-run"] == "false"
+    assert DEFAULTS["single-snapshot"] == "false"
+
+
+def test_work_dir_is_resolved_and_kept_out_of_the_workspace(ws: Path) -> None:
+    fast = ws.parent / "fast"
+    fast.mkdir()
+    assert spec_of(ws, tags="r/a:1").work_dir is None
+    assert spec_of(ws, tags="r/a:1", work_dir="../fast").work_dir == fast
+    with pytest.raises(InputError, match=r"^input 'work-dir': .*inside the workspace"):
+        spec_of(ws, tags="r/a:1", work_dir="sub")
+    with pytest.raises(InputError, match="inside a kaniko-build work directory"):
+        build_spec(
+            {**DEFAULTS, "tags": "r/a:1", "work-dir": str(fast),
+             "tar-path": f"{fast}/kaniko-build-1/i.tar"},
+            str(ws),
+            str(ws.parent),
+        )  # fmt: skip
 
 
 def test_login_and_certificates(ws: Path) -> None:
@@ -573,6 +627,7 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ({"tags": "r/a:1", "push_retry": "-1"}, r"input 'push-retry': '-1' is not a whole number"),
         ({"tags": "r/a:1", "reproducible": "yes"}, r"input 'reproducible'"),
         ({"tags": "r/a:1", "use_new_run": "1"}, r"input 'use-new-run'"),
+        ({"tags": "r/a:1", "single_snapshot": "yes"}, r"input 'single-snapshot': 'yes' is not"),
         ({"tags": "r/a:1", "summary": "off"}, r"input 'summary'"),
         ({"push": "false", "tar_path": "i.tar"}, r"input 'tar-path': needs a destination name"),
         ({"tags": "r/a:1", "tar_path": "."}, r"input 'tar-path': '.' resolves to .* not inside"),
@@ -599,7 +654,7 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         (
             {
                 "tags": "r/a:1",
-                "kaniko_args": "--compressed-caching=false\n--single-snapshot --destination x",
+                "kaniko_args": "--compressed-caching=false\n--skip-unused-stages --destination x",
             },
             r"line 2: one flag and at most one value per line",
         ),
@@ -624,6 +679,19 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
         ({"tags": "r/a:1", "kaniko_args": "--digest-file=/x"}, r"use the 'digest' output"),
         ({"tags": "r/a:1", "kaniko_args": "--kaniko-dir=/x"}, r"use the 'executor-dir' input"),
         ({"tags": "r/a:1", "kaniko_args": "--cache-repo x"}, r"use the 'cache-repo' input"),
+        (
+            {"tags": "r/a:1", "kaniko_args": "--single-snapshot"},
+            r"'--single-snapshot' is set by the action: use the 'single-snapshot' input",
+        ),
+        (
+            {"tags": "r/a:1", "kaniko_args": "--use-new-run=true"},
+            r"'--use-new-run' is set by the action: use the 'use-new-run' input",
+        ),
+        # kaniko's deprecated spelling of --snapshot-mode cannot bypass the input's warning.
+        (
+            {"tags": "r/a:1", "kaniko_args": "--snapshotMode=redo"},
+            r"'--snapshotMode' is set by the action: use the 'snapshot-mode' input",
+        ),
         ({"tags": "r/a:1", "load": "true"}, r"input 'load'"),
     ],
 )

@@ -138,3 +138,38 @@ def test_a_signal_while_the_sandbox_is_created_leaves_nothing(
             signal.signal(s, h)
     assert entered == []
     assert list(tmp_path.iterdir()) == []
+
+
+def test_work_directories_go_to_work_dir_when_given_else_runner_temp(tmp_path: Path) -> None:
+    temp, fast = tmp_path / "temp", tmp_path / "fast"
+    temp.mkdir()
+    fast.mkdir()
+    (tmp_path / "temp-link").symlink_to(temp)
+    env = {"RUNNER_TEMP": str(tmp_path / "temp-link")}
+    assert workdirs.work_base(env) == temp
+    assert workdirs.work_base(env, fast) == fast
+    # Stale work directories are looked for in both: a run killed without work-dir left its
+    # own in RUNNER_TEMP.
+    assert workdirs.swept_bases(env, None) == ()
+    assert workdirs.swept_bases(env, fast) == (temp,)
+    assert workdirs.swept_bases(env, temp) == ()
+
+
+def test_the_sandbox_reaps_stale_directories_in_every_base_and_leaves_the_bases(
+    tmp_path: Path,
+) -> None:
+    temp, fast = tmp_path / "temp", tmp_path / "fast"
+    temp.mkdir()
+    fast.mkdir()
+    (fast / "kept.txt").write_text("the user's\n")
+    stale = []
+    for base in (temp, fast):
+        dead, path = _holder(base)
+        dead.kill()
+        dead.wait()
+        stale.append(path)
+    with Sandbox(fast, CancelState(), also_reap=(temp,)) as sandbox:
+        assert sorted(sandbox.reaped) == sorted(stale)
+        assert sandbox.root.parent.parent == fast
+    assert [p.name for p in fast.iterdir()] == ["kept.txt"]
+    assert list(temp.iterdir()) == []

@@ -1,6 +1,6 @@
 """What every build of one action run shares: the environment, the workflow commands and log
 phases, the cancellation state, the credentials and registry access, and where work
-directories go."""
+directories go (RUNNER_TEMP, or the work-dir input)."""
 
 from __future__ import annotations
 
@@ -24,3 +24,7 @@ class RunContext:
     helper_env: HelperEnvironment
     access: RegistryAccess
     work_base: Path
+    # Whether work_base is the work-dir input's (else RUNNER_TEMP), and where else stale
+    # work directories are looked for.
+    work_dir_given: bool = False
+    also_reap: tuple[Path, ...] = ()

@@ -18,7 +18,7 @@ from ..registry.access import registry_access
 from ..registry.credentials import helper_environment, load_runner_config, merge_config
 from ..sandbox.kaniko_files import available_helpers, check_executor_dir
 from ..sandbox.layout import INJECTED
-from ..sandbox.workdirs import work_base
+from ..sandbox.workdirs import swept_bases, work_base
 from ..spec.build_spec import BuildSpec, build_spec
 from ..spec.inputs import read_raw_inputs
 from ..spec.paths import workspace_of
@@ -62,7 +62,18 @@ def _context(
     for notice in spec.notices:
         workflow.notice(notice)
     access = registry_access(spec, config, helper_env, workflow.mask)
-    return RunContext(env, workflow, phases, cancel, config, helper_env, access, work_base(env))
+    return RunContext(
+        env,
+        workflow,
+        phases,
+        cancel,
+        config,
+        helper_env,
+        access,
+        work_base(env, spec.work_dir),
+        work_dir_given=spec.work_dir is not None,
+        also_reap=swept_bases(env, spec.work_dir),
+    )
 
 
 def _build(spec: BuildSpec, ctx: RunContext) -> BuildOutcome:

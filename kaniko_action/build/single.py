@@ -84,8 +84,10 @@ def preflight(spec: BuildSpec, ctx: RunContext) -> None:
     out of space there is reported with the same advice (see _stage)."""
     check_capabilities()
     ctx.work_base.mkdir(parents=True, exist_ok=True)
-    check_work_base(ctx.work_base)
-    check_free_space(ctx.work_base, tree_bytes([spec.executor_dir]))
+    check_work_base(ctx.work_base, from_input=ctx.work_dir_given)
+    check_free_space(
+        ctx.work_base, tree_bytes([spec.executor_dir]), from_input=ctx.work_dir_given
+    )
 
 
 def run_environment(spec: BuildSpec, ctx: RunContext) -> RunEnvironment:
@@ -132,7 +134,7 @@ def _stage(
         restore_cache(spec, sandbox, layout, ctx)
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            raise out_of_space(sandbox.base_dir) from e
+            raise out_of_space(sandbox.base_dir, ctx.work_dir_given) from e
         if e.errno == errno.ENAMETOOLONG:
             raise InputError(
                 "context",
@@ -191,7 +193,7 @@ def build_image(
     )
     preflight(spec, ctx)
     try:
-        with Sandbox(ctx.work_base, ctx.cancel) as sandbox:
+        with Sandbox(ctx.work_base, ctx.cancel, ctx.also_reap) as sandbox:
             ctx.phases.start("Stage")
             _stage(sandbox, spec, layout, ctx, environment)
             probe = VersionProbe(sandbox.root, layout, ctx.cancel)

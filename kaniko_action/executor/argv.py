@@ -164,6 +164,8 @@ def executor_invocation(
         argv.append("--reproducible")
     if spec.snapshot_mode:
         argv.append(f"--snapshot-mode={spec.snapshot_mode}")
+    if spec.single_snapshot:
+        argv.append("--single-snapshot")
     if spec.use_new_run:
         argv.append("--use-new-run")
     if spec.push_retry is not None:

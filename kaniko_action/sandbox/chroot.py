@@ -62,9 +62,13 @@ class Sandbox:
     chroot's path as the kernel reports it.
     """
 
-    def __init__(self, base_dir: Path, cancel: CancelState) -> None:
+    def __init__(
+        self, base_dir: Path, cancel: CancelState, also_reap: tuple[Path, ...] = ()
+    ) -> None:
         self.base_dir = base_dir
         self.cancel = cancel
+        # Other directories whose stale work directories are removed first (workdirs.py).
+        self.also_reap = also_reap
         self.workdir: Path | None = None
         self._lock: WorkDir | None = None
         self._guardian: Guardian | None = None
@@ -85,7 +89,8 @@ class Sandbox:
             with self.cancel.shielded():
                 self.base_dir.mkdir(parents=True, exist_ok=True)
                 # Work directories of builds that were killed (their lock is free) go first.
-                self.reaped = workdirs.reap(self.base_dir, teardown)
+                for base in (self.base_dir, *self.also_reap):
+                    self.reaped += workdirs.reap(base, teardown)
                 self._lock = workdirs.create(self.base_dir)
                 self.workdir = self._lock.path
                 self._guardian = guardian.start(self.workdir, keep_fds=(self._lock.lock_fd,))

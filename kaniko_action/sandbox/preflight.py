@@ -72,13 +72,22 @@ def mount_flags(path: Path) -> MountFlags:
     )
 
 
-def check_work_base(base: Path, flags: MountFlags | None = None) -> None:
-    """Refuse a work directory base where device nodes or the executor could not work."""
+def _source(from_input: bool) -> str:
+    """What chose the work directories' place: the work-dir input, or RUNNER_TEMP."""
+    return "input 'work-dir'" if from_input else "RUNNER_TEMP"
+
+
+def check_work_base(base: Path, flags: MountFlags | None = None, from_input: bool = False) -> None:
+    """Refuse a work directory base where device nodes or the executor could not work.
+    `from_input`: the base is the work-dir input's, not RUNNER_TEMP."""
     flags = flags or mount_flags(base)
-    where = f"the work directory {base} (RUNNER_TEMP)"
+    where = f"the work directory {base} ({_source(from_input)})"
     fix = (
-        "mount the runner's work volume without that option (an emptyDir volume has none), "
-        "or point RUNNER_TEMP at a directory on such a filesystem"
+        "mount that volume without that option (an emptyDir volume has none), or give "
+        "'work-dir' a directory on such a filesystem"
+        if from_input
+        else "mount the runner's work volume without that option (an emptyDir volume has "
+        "none), or point RUNNER_TEMP at a directory on such a filesystem"
     )
     if flags.readonly:
         raise SandboxError(f"{where} is on a read-only filesystem: {fix}")
@@ -111,10 +120,13 @@ def _mib(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MiB"
 
 
-_SPACE_FIX = (
-    "free some space, exclude large files from the context with .dockerignore, or give the "
-    "runner a larger work volume"
-)
+def _space_fix(from_input: bool) -> str:
+    room = (
+        "give the 'work-dir' volume more room (an emptyDir's sizeLimit)"
+        if from_input
+        else "give the runner a larger work volume"
+    )
+    return f"free some space, exclude large files from the context with .dockerignore, or {room}"
 
 
 def _available(base: Path) -> int:
@@ -122,22 +134,24 @@ def _available(base: Path) -> int:
     return st.f_bavail * st.f_frsize
 
 
-def check_free_space(base: Path, needed: int, available: int | None = None) -> None:
+def check_free_space(
+    base: Path, needed: int, available: int | None = None, from_input: bool = False
+) -> None:
     """Refuse a build when kaniko's own files and some room to build cannot fit in the work
     directory's filesystem."""
     if available is None:
         available = _available(base)
     if needed + MARGIN_BYTES > available:
         raise SandboxError(
-            f"not enough free space in {base} (RUNNER_TEMP): the build stages "
+            f"not enough free space in {base} ({_source(from_input)}): the build stages "
             f"{_mib(needed)} of kaniko's files and needs {_mib(MARGIN_BYTES)} more to build, "
-            f"but only {_mib(available)} is free; {_SPACE_FIX}"
+            f"but only {_mib(available)} is free; {_space_fix(from_input)}"
         )
 
 
-def out_of_space(base: Path) -> SandboxError:
+def out_of_space(base: Path, from_input: bool = False) -> SandboxError:
     """The error for a work directory that filled up while the build was being staged."""
     return SandboxError(
-        f"not enough free space in {base} (RUNNER_TEMP) for the build context: the "
-        f"filesystem filled up while it was staged; {_SPACE_FIX}"
+        f"not enough free space in {base} ({_source(from_input)}) for the build context: the "
+        f"filesystem filled up while it was staged; {_space_fix(from_input)}"
     )

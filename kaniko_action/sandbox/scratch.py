@@ -1,6 +1,7 @@
-"""Scratch directories of the action's own (per-platform OCI layouts, the binfmt probe) under
-RUNNER_TEMP: locked work directories like the sandbox's, so that a run killed before it could
-remove one leaves it to the next run's clean-up."""
+"""Scratch directories of the action's own (per-platform OCI layouts, the binfmt probe) where
+the work directories go (RUNNER_TEMP, or the work-dir input): locked work directories like the
+sandbox's, so that a run killed before it could remove one leaves it to the next run's
+clean-up."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Per-build work directories under RUNNER_TEMP: creating them, proving who owns them, and
-removing the ones a killed run left behind.
+"""Per-build work directories under RUNNER_TEMP (or the `work-dir` input): creating them,
+proving who owns them, and removing the ones a killed run left behind.
 
 Every work directory holds a lock file that its build holds an exclusive `flock` on for its
 whole life (the guardian process holds it too, until it has finished cleaning up). The kernel
@@ -137,10 +137,22 @@ def reap(base: Path, clean: Callable[[Path], None], now: float | None = None) ->
     return removed
 
 
-def work_base(env: Mapping[str, str]) -> Path:
-    """Where per-build work directories go: RUNNER_TEMP when set, as a real path.
+def _runner_temp(env: Mapping[str, str]) -> Path:
+    return Path(os.path.realpath(env.get("RUNNER_TEMP") or tempfile.gettempdir()))
+
+
+def work_base(env: Mapping[str, str], work_dir: Path | None = None) -> Path:
+    """Where per-build work directories go: `work_dir` (the work-dir input, already a real
+    path) when given, else RUNNER_TEMP, as a real path.
 
     Resolved once: the chroot's processes and mounts are recognised by the path the kernel
     reports, which never goes through a symlink.
     """
-    return Path(os.path.realpath(env.get("RUNNER_TEMP") or tempfile.gettempdir()))
+    return work_dir if work_dir is not None else _runner_temp(env)
+
+
+def swept_bases(env: Mapping[str, str], work_dir: Path | None) -> tuple[Path, ...]:
+    """Where else stale work directories are looked for: RUNNER_TEMP, when `work_dir` takes
+    its place (a run without work-dir may have been killed there)."""
+    temp = _runner_temp(env)
+    return () if work_dir is None or work_dir == temp else (temp,)

@@ -29,12 +29,36 @@ from .paths import (
     read_input,
     resolve_paths,
     runner_dir,
+    work_dir,
 )
 from .references import Reference, check_registry_host, parse_reference
 from .secrets import BuildSecret, parse_secrets
 
 VERBOSITY = ("trace", "debug", "info", "warn", "error", "fatal", "panic")
 SNAPSHOT_MODES = ("full", "redo", "time")
+# Settings under which kaniko tells a changed file by its metadata alone (kaniko's
+# RedoHasher, MtimeHasher, and the new RUN implementation's isSame): a RUN step that rewrites
+# a file and restores its modification time goes unseen, and the image keeps the file's old
+# content. Measured with both executors (tests/test_e2e_snapshots.py); `full` hashes contents.
+_STALE_CONTENT = (
+    "can keep a file's old content in the image: {how}, so a RUN step that rewrites a file "
+    "{what} and restores its modification time goes unseen (measured with both executors). "
+    "kaniko's default compares contents; 'single-snapshot: true' with the default snapshot "
+    "mode is faster on RUN-heavy builds and compares contents too"
+)
+_METADATA = "a file's size, mode, owner and modification time"
+STALE_SNAPSHOT_MODES: Mapping[str, str] = {
+    "redo": _STALE_CONTENT.format(
+        how=f"kaniko then compares only {_METADATA}", what="with content of the same size"
+    ),
+    "time": _STALE_CONTENT.format(
+        how="kaniko then compares only a file's modification time", what="with any content"
+    ),
+}
+STALE_NEW_RUN = _STALE_CONTENT.format(
+    how=f"it finds what a RUN step changed by comparing only {_METADATA}",
+    what="with content of the same size",
+)
 _GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
 _HOST_ENTRY = re.compile(r"^([A-Za-z0-9.-]+)[:=]([0-9A-Fa-f.:]+)$")
 
@@ -66,6 +90,9 @@ OWNED_FLAGS: Mapping[str, str] = {
     "custom-platform": "platform",
     "reproducible": "reproducible",
     "snapshot-mode": "snapshot-mode",
+    # kaniko's deprecated spelling of --snapshot-mode.
+    "snapshotMode": "snapshot-mode",
+    "single-snapshot": "single-snapshot",
     "use-new-run": "use-new-run",
     "push-retry": "push-retry",
     "verbosity": "verbosity",
@@ -103,12 +130,15 @@ class BuildSpec:
     platform: str | None = None
     reproducible: bool = False
     snapshot_mode: str | None = None
+    single_snapshot: bool = False
     use_new_run: bool = False
     push_retry: int | None = None
     verbosity: str = "info"
     tar_path: Path | None = None
     oci_layout_path: Path | None = None
     runner_temp: Path | None = None
+    # Where work directories go instead of RUNNER_TEMP (the work-dir input), a real path.
+    work_dir: Path | None = None
     extra_args: tuple[str, ...] = ()
     add_hosts: tuple[tuple[str, str], ...] = ()
     summary: bool = True
@@ -329,18 +359,19 @@ def v2_interface(raw: Mapping[str, str]) -> bool:
 def _output_file(
     name: str,
     workspace: Path,
-    runner_temp: Path | None,
+    bases: tuple[Path | None, Path | None],
     given: str,
     from_outputs: str | None,
     directory: bool,
 ) -> Path | None:
     """An output path from its own input (`name`) or from `outputs`, not both; confined to
-    the workspace or RUNNER_TEMP either way."""
+    the workspace or RUNNER_TEMP either way, and never in a work directory of RUNNER_TEMP or
+    `work-dir` (`bases`)."""
     if given and from_outputs:
         raise InputError("outputs", f"writes what '{name}' also names; give only one of them")
     if not from_outputs:
-        return output_path(name, workspace, given, runner_temp) if name else None
-    path = output_path("outputs", workspace, from_outputs, runner_temp)
+        return output_path(name, workspace, given, *bases) if name else None
+    path = output_path("outputs", workspace, from_outputs, *bases)
     if path is None or not os.path.lexists(path):
         return path
     if not directory and not path.is_file():
@@ -357,13 +388,13 @@ def _output_file(
 
 
 def _filesystem_output(
-    workspace: Path, runner_temp: Path | None, value: str | None, directory: bool
+    workspace: Path, bases: tuple[Path | None, Path | None], value: str | None, directory: bool
 ) -> Path | None:
     """Where `outputs` type=local (`directory`) or type=tar writes the image's filesystem:
     a new or empty directory, or a file that is not a directory."""
     if value is None:
         return None
-    path = output_path("outputs", workspace, value, runner_temp)
+    path = output_path("outputs", workspace, value, *bases)
     if path is None or not os.path.lexists(path):
         return path
     if directory and not path.is_dir():
@@ -473,14 +504,16 @@ def build_spec(
         for c in parse_build_contexts(raw["build-contexts"])
     )
     temp = Path(os.path.realpath(runner_temp)) if runner_temp else None
+    work = work_dir(ws, raw["work-dir"])
     docker_tar, oci_dir, oci_tar = (
         (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
     )
-    tar_path = _output_file("tar-path", ws, temp, raw["tar-path"], docker_tar, False)
-    oci_path = _output_file("oci-layout-path", ws, temp, raw["oci-layout-path"], oci_dir, True)
-    oci_tar_path = _output_file("", ws, temp, "", oci_tar, False)
-    local_dir = _filesystem_output(ws, temp, plan.local_dir if plan else None, True)
-    rootfs_tar = _filesystem_output(ws, temp, plan.rootfs_tar if plan else None, False)
+    bases = (temp, work)
+    tar_path = _output_file("tar-path", ws, bases, raw["tar-path"], docker_tar, False)
+    oci_path = _output_file("oci-layout-path", ws, bases, raw["oci-layout-path"], oci_dir, True)
+    oci_tar_path = _output_file("", ws, bases, "", oci_tar, False)
+    local_dir = _filesystem_output(ws, bases, plan.local_dir if plan else None, True)
+    rootfs_tar = _filesystem_output(ws, bases, plan.rootfs_tar if plan else None, False)
     if plan is not None and plan.cacheonly and (tar_path or oci_path):
         raise InputError(
             "outputs",
@@ -509,6 +542,18 @@ def build_spec(
             "a docker tarball holds one platform; for several write an OCI layout "
             "(type=oci,dest=FILE in 'outputs', or 'oci-layout-path')",
         )
+    snapshot_mode = (
+        _choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
+        if raw["snapshot-mode"]
+        else None
+    )
+    use_new_run = parse_bool("use-new-run", raw["use-new-run"])
+    warnings = list(compat.warnings)
+    stale = STALE_SNAPSHOT_MODES.get(snapshot_mode or "")
+    if stale is not None:
+        warnings.append(f"input 'snapshot-mode': '{snapshot_mode}' {stale}")
+    if use_new_run:
+        warnings.append(f"input 'use-new-run': {STALE_NEW_RUN}")
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     layer_cache = (
         LocalCache(
@@ -541,19 +586,19 @@ def build_spec(
         skip_tls_verify_registries=skip_tls,
         platform=platform,
         reproducible=parse_bool("reproducible", raw["reproducible"]),
-        snapshot_mode=_choice("snapshot-mode", raw["snapshot-mode"], SNAPSHOT_MODES)
-        if raw["snapshot-mode"]
-        else None,
-        use_new_run=parse_bool("use-new-run", raw["use-new-run"]),
+        snapshot_mode=snapshot_mode,
+        single_snapshot=parse_bool("single-snapshot", raw["single-snapshot"]),
+        use_new_run=use_new_run,
         push_retry=push_retry,
         verbosity=_choice("verbosity", raw["verbosity"] or "info", VERBOSITY),
         tar_path=tar_path,
         oci_layout_path=oci_path,
         runner_temp=temp,
+        work_dir=work,
         extra_args=_extra_args(raw["kaniko-args"]),
         add_hosts=tuple(add_hosts),
         summary=parse_bool("summary", raw["summary"]),
-        warnings=tuple(compat.warnings),
+        warnings=tuple(warnings),
         notices=tuple(notices),
         login=login,
         registry_certificates=registry_certificates,

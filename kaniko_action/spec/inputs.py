@@ -64,6 +64,13 @@ INPUTS: tuple[InputDef, ...] = (
         default="/kaniko",
     ),
     InputDef(
+        "work-dir",
+        "Existing directory on the runner under which each build's work directory (the "
+        "chroot) is made instead of RUNNER_TEMP, typically a memory-backed volume: absolute, "
+        "or relative to the workspace, and outside it. Only what the action makes in it is "
+        "removed. See Performance in the README.",
+    ),
+    InputDef(
         "registry",
         "Registry to log in to with `username` and `password`. Default: the first "
         "destination's registry.",
@@ -108,8 +115,28 @@ INPUTS: tuple[InputDef, ...] = (
         "Platform to build for (one), e.g. `linux/arm64`; for several use `platforms`.",
     ),
     InputDef("reproducible", "Strip timestamps for a reproducible image.", default="false"),
-    InputDef("snapshot-mode", "kaniko's snapshot mode: `full`, `redo` or `time`."),
-    InputDef("use-new-run", "Use kaniko's experimental RUN implementation.", default="false"),
+    InputDef(
+        "single-snapshot",
+        "Take one snapshot at the end of each stage instead of one per step (kaniko's "
+        "`--single-snapshot`): the image gets one layer for all its RUN and COPY steps on top "
+        "of the base image's: a change in any step makes that whole layer new (nothing above "
+        "the base is shared between versions on pull), and the layer cache has nothing per "
+        "step to reuse. Measured faster on RUN-heavy single-stage builds, most with the work "
+        "directory in memory (docs/performance.md).",
+        default="false",
+    ),
+    InputDef(
+        "snapshot-mode",
+        "kaniko's snapshot mode: `full` (kaniko's default), `redo` or `time`. `redo` and "
+        "`time` tell changed files by metadata alone and can keep a file's old content in "
+        "the image (a warning says so).",
+    ),
+    InputDef(
+        "use-new-run",
+        "Use kaniko's experimental RUN implementation; it tells changed files by metadata "
+        "alone and can keep a file's old content in the image (a warning says so).",
+        default="false",
+    ),
     InputDef("push-retry", "Number of retries for pushing the image."),
     InputDef(
         "verbosity",

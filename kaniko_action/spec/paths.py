@@ -114,10 +114,11 @@ def confined(
     value: str,
     runner_temp: Path | None,
     show: bool = True,
+    work_base: Path | None = None,
 ) -> Path:
     """The real path `value` (relative to the workspace, or absolute) stands for, refused
     unless it is inside the workspace or RUNNER_TEMP, and not in a kaniko-build work
-    directory there.
+    directory there or under `work_base` (the `work-dir` input).
 
     Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
     redirect a write or a read, wherever along the path the link is; one that stays inside
@@ -135,25 +136,31 @@ def confined(
             raise InputError(name, f"{subject} resolves to {shown}, which is not inside {allowed}")
         link = " through a symlink" if real != lexical else ""
         raise InputError(name, f"{subject} resolves{link} to a path not inside {allowed}")
-    if runner_temp is not None and is_within(real, runner_temp) and not is_within(real, workspace):
-        first = real.relative_to(runner_temp).parts[0]
-        if first.startswith(_WORKDIR_NAMES):
+    for base in (runner_temp, work_base):
+        if base is None or real == base or not is_within(real, base) or is_within(real, workspace):
+            continue
+        if real.relative_to(base).parts[0].startswith(_WORKDIR_NAMES):
             raise InputError(name, f"{subject} is inside a kaniko-build work directory")
     return real
 
 
 def output_path(
-    name: str, workspace: Path, value: str, runner_temp: Path | None = None
+    name: str,
+    workspace: Path,
+    value: str,
+    runner_temp: Path | None = None,
+    work_base: Path | None = None,
 ) -> Path | None:
     """Where an output file or directory goes, as a real path inside the workspace (or
-    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs).
+    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs), never in a
+    work directory under RUNNER_TEMP or under `work_base` (the `work-dir` input).
 
     An existing directory is never replaced, except an OCI layout that an earlier build
     wrote to the same `oci-layout-path`.
     """
     if not value:
         return None
-    real = confined(name, f"'{value}'", workspace, value, runner_temp)
+    real = confined(name, f"'{value}'", workspace, value, runner_temp, work_base=work_base)
     if name == "tar-path" and os.path.lexists(real):
         if os.path.isdir(real):
             raise InputError(name, f"'{value}' is a directory; give a file name")
@@ -234,6 +241,45 @@ def _unreadable(subject: str, error: OSError, limit: int) -> str:
     if isinstance(error, FileNotFoundError):
         return f"{subject} does not exist"
     return f"{subject} cannot be read ({error.strerror or error})"
+
+
+def work_dir(workspace: Path, value: str) -> Path | None:
+    """The `work-dir` input as a real path: an existing directory, absolute or relative to
+    the workspace, where the action makes its work directories instead of RUNNER_TEMP.
+
+    Refused inside the workspace (the work directories are root's, and the runner must be
+    able to delete the workspace), holding it (stale work directories are looked for among
+    its entries, where a checkout could be named like one), and at or below a name a later
+    run would take for a stale work directory and remove.
+    """
+    if not value:
+        return None
+    lexical = _absolute(workspace, value)
+    real = Path(os.path.realpath(lexical))
+    if not real.is_dir():
+        raise InputError("work-dir", f"'{value}' is not a directory (looked for {lexical})")
+    shown = f"'{value}'" + (f" resolves to {real}, which" if real != lexical else "")
+    if is_within(real, workspace):
+        raise InputError(
+            "work-dir",
+            f"{shown} is inside the workspace {workspace}: the work directories are root's and "
+            "the runner must be able to delete the workspace; choose a directory outside it, "
+            "such as a volume of its own",
+        )
+    if is_within(workspace, real):
+        raise InputError(
+            "work-dir",
+            f"{shown} holds the workspace {workspace}: choose a directory of its own (stale "
+            "work directories are looked for in it)",
+        )
+    named = [part for part in real.parts if part.startswith(_WORKDIR_NAMES)]
+    if named:
+        raise InputError(
+            "work-dir",
+            f"{shown} is named like a kaniko-build work directory ('{named[0]}'), which a "
+            "later run would take for a stale one and remove; choose another name",
+        )
+    return real
 
 
 # The file that marks a directory as a kaniko-build layer cache (type=local): only such a
