@@ -59,3 +59,25 @@ def test_options_benchmark_smoke_run(tmp_path: Path) -> None:
         cells = [c.strip() for c in row.strip("|").split("|")]
         assert all(c.endswith(" s") for c in cells[2:6]), row
     assert before.changes() == []
+
+
+@pytest.mark.slow
+def test_peers_benchmark_smoke_run(tmp_path: Path) -> None:
+    """benchmarks/peers.py, one round of the RUN-heavy build: BuildKit (a Docker daemon of
+    its own), buildah, kaniko alone and the action each build and push, the table has their
+    ratios, and nothing of theirs is left on the machine."""
+    unused = tmp_path / "workspace"
+    unused.mkdir()
+    before = HostSnapshot.take(unused, tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "peers.py"), "--rounds", "1",
+         "--workloads", "run", "--work", str(tmp_path), "--executor", "upstream"],
+        capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = [line for line in proc.stdout.splitlines() if line.startswith("| one stage")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert all(c.endswith(" s") for c in cells[1:5]), row
+    assert all(c.endswith("x") for c in cells[5:9]), row
+    assert list(tmp_path.iterdir()) == [unused]
+    assert before.changes() == []

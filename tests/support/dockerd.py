@@ -1,7 +1,8 @@
 """A Docker daemon (Debian's `docker.io`) of the test's own, for act's `container:` jobs.
 
-Everything it keeps is below the directory it is given: its configuration, data root, exec
-root (with its containerd's state), pid file and socket. It has no bridge network and no
+Everything it keeps is below the directory it is given (its configuration, data root and pid
+file) or in a short-named directory of its own under /tmp (its exec root, with containerd's
+state, and its socket: unix socket paths may not be longer than 107 bytes). It has no bridge network and no
 iptables rules: containers use `--network host` (as act runs them), and no address outside
 127.0.0.0/8 is ever used. Stopping it stops its containers and removes what it made in /run
 (containerd's shim sockets and dockerd's plugin directory, whose places are fixed).
@@ -14,6 +15,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,10 +31,12 @@ FIXED_PLACES = (Path("/run/docker"), Path("/run/containerd"))
 @dataclass(frozen=True)
 class Dockerd:
     base: Path
+    # The exec root and socket, short enough for unix socket paths.
+    run: Path
 
     @property
     def socket(self) -> Path:
-        return self.base / "docker.sock"
+        return self.run / "docker.sock"
 
     @property
     def host(self) -> str:
@@ -60,7 +64,7 @@ class Dockerd:
         if shutil.which("dockerd") is None:
             raise AssertionError("dockerd is missing: scripts/setup.sh installs docker.io")
         base.mkdir(parents=True, exist_ok=True)
-        daemon = cls(base)
+        daemon = cls(base, Path(tempfile.mkdtemp(prefix="dockerd-", dir="/tmp")))
         config = {
             "bridge": "none",
             "iptables": False,
@@ -68,7 +72,7 @@ class Dockerd:
             "ip-forward": False,
             "ip-masq": False,
             "data-root": str(base / "data"),
-            "exec-root": str(base / "exec"),
+            "exec-root": str(daemon.run / "exec"),
             "pidfile": str(base / "dockerd.pid"),
             "hosts": [daemon.host],
             # dockerd 20.10 writes /etc/docker/key.json unless told where.
@@ -105,11 +109,13 @@ class Dockerd:
                 if place not in existed:
                     shutil.rmtree(place, ignore_errors=True)
             # dockerd leaves the bind mount of its default network namespace behind.
-            for point in sorted(_mounts_below(base), key=len, reverse=True):
-                subprocess.run(["umount", point], check=False, timeout=60)
-            left = _mounts_below(base)
+            for top in (base, daemon.run):
+                for point in sorted(_mounts_below(top), key=len, reverse=True):
+                    subprocess.run(["umount", point], check=False, timeout=60)
+            left = _mounts_below(base) + _mounts_below(daemon.run)
             assert left == [], f"dockerd left mounts: {left}"
             shutil.rmtree(base / "data", ignore_errors=True)
+            shutil.rmtree(daemon.run, ignore_errors=True)
 
 
 def _mounts_below(base: Path) -> list[str]:
