@@ -1,0 +1,205 @@
+"""build-push-action workflows, written as Docker's documentation and build-push-action's
+README write them, run through act with `docker/build-push-action@v6` replaced by this action
+(`uses: ./`) and judged from outside: the registry's API and files on disk.
+
+Two inputs are added to each step, standing in for what a real runner has: `executor-dir`
+(the runner image has kaniko at /kaniko) and `insecure-registries` (the test registry speaks
+plain HTTP). Steps of other actions (setup-buildx-action, setup-qemu-action, login-action,
+metadata-action) cannot run here without network and are left out; they have no part in what
+the build does. `/tmp/...` paths become paths in the test's directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import executor_dir
+from .support.act import WORKFLOW, ActProject, ActRun
+from .support.registry import Registry
+
+pytestmark = [pytest.mark.act, pytest.mark.e2e]
+
+HEAD = """\
+name: ci
+on: push
+permissions:
+  contents: read
+jobs:
+  docker:
+    runs-on: self-hosted
+    steps:
+      - name: Checkout
+        uses: actions/checkout@v4
+"""
+
+
+def run_workflow(tmp_path: Path, registry: Registry, steps: str, files: dict[str, str]) -> ActRun:
+    tmp_path.mkdir(exist_ok=True)
+    project = ActProject(tmp_path)
+    for name, text in files.items():
+        project.write(name, text)
+    stand_ins = (
+        f"          executor-dir: {executor_dir('fork')}\n"
+        f"          insecure-registries: {registry.host}\n"
+    )
+    text = HEAD + steps.replace("uses: docker/build-push-action@v6\n        with:\n",
+                                "uses: ./\n        with:\n" + stand_ins)  # fmt: skip
+    project.write(WORKFLOW, text)
+    run = project.run()
+    assert run.host_changes == [], "\n".join(run.host_changes)
+    return run
+
+
+def test_path_context_push_and_the_digest_output(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """build-push-action's "Path context" and "Export image digest" examples."""
+    steps = f"""\
+      - name: Build and push
+        id: build
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: true
+          tags: {registry.host}/parity/app:latest
+      - name: Image digest
+        env:
+          DIGEST: ${{{{ steps.build.outputs.digest }}}}
+        run: echo "parity digest=$DIGEST"
+"""
+    run = run_workflow(tmp_path, registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "path\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    manifest = registry.client().get_manifest("parity/app", "latest")
+    assert f"parity digest={manifest.digest}" in run.log
+
+
+def test_build_args_labels_and_target(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    steps = f"""\
+      - name: Build and push
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          file: ./docker/Dockerfile
+          target: release
+          build-args: |
+            VERSION=1.2.3
+          labels: |
+            org.opencontainers.image.version=1.2.3
+          push: true
+          tags: {registry.host}/parity/args:1.2.3
+"""
+    dockerfile = (
+        f"FROM {busybox_image} AS build\nARG VERSION\nRUN echo $VERSION > /version\n"
+        f"FROM {busybox_image} AS release\nCOPY --from=build /version /version\n"
+        f"FROM {busybox_image} AS debug\nRUN false\n"
+    )
+    run = run_workflow(tmp_path, registry, steps, {"docker/Dockerfile": dockerfile})
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    assert client.image_files("parity/args", "1.2.3")["version"].text == "1.2.3\n"
+    labels = client.image_config("parity/args", "1.2.3")["config"]["Labels"]
+    assert labels == {"org.opencontainers.image.version": "1.2.3"}
+
+
+def test_the_documented_local_cache_with_its_move_step(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Local cache" example: read /tmp/.buildx-cache, write a new directory, move
+    it into place in a later step; the second run of the job hits the cache."""
+    cache = tmp_path / "buildx-cache"
+    steps = f"""\
+      - name: Build and push
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: true
+          tags: {registry.host}/parity/cached:latest
+          cache-from: type=local,src={cache}
+          cache-to: type=local,dest={cache}-new,mode=max
+      - # Temp fix
+        # https://github.com/docker/build-push-action/issues/252
+        # https://github.com/moby/buildkit/issues/1896
+        name: Move cache
+        run: |
+          rm -rf {cache}
+          mv {cache}-new {cache}
+"""
+    files = {"Dockerfile": f"FROM {busybox_image}\nRUN echo slow step > /slow\n"}
+    first = run_workflow(tmp_path / "first", registry, steps, files)
+    assert first.returncode == 0, first.log
+    assert "No cached layer found for cmd RUN echo slow step" in first.log
+    second = run_workflow(tmp_path / "second", registry, steps, files)
+    assert second.returncode == 0, second.log
+    assert "Using caching version of cmd: RUN echo slow step" in second.log
+    assert any(p.name.startswith("kaniko:") for p in cache.iterdir())
+
+
+def test_local_and_tar_exports(tmp_path: Path, registry: Registry, busybox_image: str) -> None:
+    """Docker's "Local and tar exporters", into RUNNER_TEMP as Docker's "Share built image
+    between jobs" example writes its tarball; a later step of the job reads them."""
+    steps = """\
+      - name: Export to a directory
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          outputs: type=local,dest=${{ runner.temp }}/out
+      - name: Export to a tarball
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          outputs: type=tar,dest=${{ runner.temp }}/rootfs.tar
+      - name: Use them
+        run: |
+          echo "parity local=$(cat "$RUNNER_TEMP/out/srv/app.txt")"
+          echo "parity tar=$(tar -xOf "$RUNNER_TEMP/rootfs.tar" srv/app.txt)"
+"""
+    run = run_workflow(tmp_path, registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "exported\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    assert "parity local=exported" in run.log and "parity tar=exported" in run.log
+
+
+def test_named_contexts_replace_a_base_image(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Named contexts" example: `alpine` in the Dockerfile comes from the context."""
+    steps = f"""\
+      - name: Build
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          build-contexts: |
+            alpine=docker-image://{busybox_image}
+          push: true
+          tags: {registry.host}/parity/named:latest
+"""
+    run = run_workflow(tmp_path, registry, steps, {
+        "Dockerfile": "FROM alpine\nRUN echo from the context > /marker\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    assert registry.client().image_files("parity/named", "latest")["marker"].text == (
+        "from the context\n"
+    )
+
+
+def test_test_before_push_is_refused_with_the_reason(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Test before push" example loads the image into the Docker daemon: there is
+    none here, and the step says so before anything is built."""
+    steps = f"""\
+      - name: Build and export to Docker
+        uses: docker/build-push-action@v6
+        with:
+          load: true
+          tags: {registry.host}/parity/test:latest
+"""
+    run = run_workflow(tmp_path, registry, steps, {"Dockerfile": f"FROM {busybox_image}\n"})
+    assert run.returncode != 0
+    assert "input 'load'" in run.log and "no Docker daemon" in run.log
