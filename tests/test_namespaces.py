@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,7 @@ from kaniko_action.sandbox.namespaces import (
     RunEnvironment,
 )
 from kaniko_action.sandbox.processes import processes_of
+from kaniko_action.utils.fs import remove_tree
 
 from .support import run_modes
 from .support.hostcheck import mounts_below
@@ -40,6 +42,16 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="namespaces and chroot
 REPO = Path(__file__).resolve().parents[1]
 APPLETS = ("sh", "cat", "grep", "ls", "ps", "readlink", "sleep", "wc", "mount", "hostname")
 IN_NAMESPACES = RunEnvironment(NAMESPACES)
+
+
+@pytest.fixture(autouse=True)
+def _no_device_nodes_left(tmp_path: Path) -> Iterator[None]:
+    """busybox_root makes real device nodes: the chroot goes with the test, not with pytest's
+    rotation of old temporary directories."""
+    yield
+    root = tmp_path / "root"
+    if os.path.lexists(root):
+        remove_tree(root)
 
 
 def busybox_root(tmp_path: Path, proc: bool = True) -> Path:
