@@ -22,7 +22,6 @@ context is staged and `ContextReport.reason` says why.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import stat
 from collections import deque
@@ -42,6 +41,7 @@ from ..dockerfile.parser import ContextSources, context_sources, parse
 from ..sandbox.layout import ChrootLayout, host_path
 from ..spec.paths import BuildPaths
 from ..utils.filecopy import Copier, CopyStats
+from ..utils.fs import open_regular_file
 
 MAX_LINKS = 40  # the kernel's limit on links followed while resolving one path
 MAX_IGNORE_FILE = 16 * 1024 * 1024
@@ -338,10 +338,7 @@ def _ignore_rules(
 def _read_found(view: ChrootView, final: bytes, limit: int) -> bytes:
     """Up to `limit` bytes of the file `view.resolve` found at chroot path `final`."""
     host, _ = view.host(final)
-    fd = os.open(host, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", host)
+    with os.fdopen(open_regular_file(os.fsdecode(host), limit), "rb") as f:
         return f.read(limit)
 
 

@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import re
-import stat
 import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
@@ -30,7 +29,14 @@ from pathlib import Path
 
 from ..sandbox.layout import LAYER_CACHE_NAME
 from ..spec.paths import LAYER_CACHE_MARKER
-from ..utils.fs import DIR_FLAGS, READ_FLAGS, remove_beneath, remove_tree
+from ..utils.fs import (
+    DIR_FLAGS,
+    NotRegular,
+    TooLarge,
+    open_regular_file,
+    remove_beneath,
+    remove_tree,
+)
 
 ENTRY = re.compile(rf"^{re.escape(LAYER_CACHE_NAME)}:([0-9a-f]{{64}})$")
 _BLOB = re.compile(r"^[0-9a-f]{64}$")
@@ -82,15 +88,12 @@ def _copy_file(
 ) -> tuple[str, bytes | None, int]:
     """Copy one regular file; its sha256 hex digest, its content if small, its size."""
     try:
-        src = os.open(name, READ_FLAGS, dir_fd=src_dir)
+        src = open_regular_file(name, limit, dir_fd=src_dir)
+    except (NotRegular, TooLarge) as e:
+        raise Unusable(str(e)) from e
     except OSError as e:
         raise Unusable(f"{name} cannot be opened as a file ({e.strerror})") from e
     try:
-        st = os.fstat(src)
-        if not stat.S_ISREG(st.st_mode):
-            raise Unusable(f"{name} is not a regular file")
-        if st.st_size > limit:
-            raise Unusable(f"{name} is larger than {limit} bytes")
         dst = os.open(
             name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dst_dir
         )

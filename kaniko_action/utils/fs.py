@@ -288,11 +288,12 @@ class TooLarge(OSError):
     """A file is larger than the reader accepts."""
 
 
-def open_regular_file(path: Path, limit: int) -> int:
-    """A read-only descriptor of `path` if it is a regular file itself (not a symlink, fifo,
-    device or directory) of at most `limit` bytes; NotRegular or TooLarge otherwise."""
+def open_regular_file(path: Path | str, limit: int, dir_fd: int | None = None) -> int:
+    """A read-only descriptor of `path` (relative to `dir_fd` if given) if it is a regular
+    file itself (not a symlink, fifo, device or directory) of at most `limit` bytes;
+    NotRegular or TooLarge otherwise."""
     try:
-        fd = os.open(path, READ_FLAGS)
+        fd = os.open(path, READ_FLAGS, dir_fd=dir_fd)
     except OSError as e:
         if e.errno == errno.ELOOP:
             raise NotRegular(f"{path} is a symbolic link") from e
