@@ -110,7 +110,9 @@ def _copy_file(
                 digest.update(chunk)
                 if size <= _SMALL_FILE:
                     kept += chunk
-                os.write(dst, chunk)
+                view = memoryview(chunk)
+                while view:  # os.write may write less than it is given
+                    view = view[os.write(dst, view) :]
         finally:
             os.close(dst)
         return digest.hexdigest(), bytes(kept) if size <= _SMALL_FILE else None, size
