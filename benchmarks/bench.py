@@ -150,6 +150,33 @@ chroot . ./kaniko/executor -f /kaniko/workspace/Dockerfile --context=/kaniko/wor
 """
 
 
+def run_kaniko_alone(spec: BuildSpec, work: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """The executor on its own, with the action's command line, in a chroot (made in `work`)
+    prepared beforehand with the whole context: nothing but its own run is timed. Its
+    seconds and the finished process (output captured)."""
+    layout = chroot_layout(spec.paths)
+    invocation = executor_invocation(spec, layout)
+    with Sandbox(work, CancelState()) as sandbox:
+        root = str(sandbox.root)
+        sandbox.populate(layout, spec.executor_dir)
+        shutil.copytree(spec.paths.context, host_path(root, layout.context_dir), symlinks=True)
+
+        def enter() -> None:  # the executor path exists only in the chroot
+            os.chroot(root)
+            os.chdir("/")
+
+        started = time.perf_counter()
+        proc = subprocess.run(
+            list(invocation.argv),
+            env=invocation.env,
+            preexec_fn=enter,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+        )
+        return time.perf_counter() - started, proc
+
+
 @dataclass
 class Bench:
     work: Path
@@ -186,29 +213,8 @@ class Bench:
         return spec, chroot_layout(spec.paths)
 
     def kaniko_alone(self, case: int, ws: Path) -> None:
-        """The executor on its own, with the action's command line, in a chroot prepared
-        beforehand with the whole context: nothing but its own run is timed."""
-        spec, layout = self._spec_and_layout(ws)
-        invocation = executor_invocation(spec, layout)
-        with Sandbox(self.work / "floor", CancelState()) as sandbox:
-            root = str(sandbox.root)
-            sandbox.populate(layout, spec.executor_dir)
-            shutil.copytree(ws, host_path(root, layout.context_dir), symlinks=True)
-
-            def enter() -> None:  # the executor path exists only in the chroot
-                os.chroot(root)
-                os.chdir("/")
-
-            started = time.perf_counter()
-            proc = subprocess.run(
-                list(invocation.argv),
-                env=invocation.env,
-                preexec_fn=enter,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                text=True,
-            )
-            elapsed = time.perf_counter() - started
+        spec, _layout = self._spec_and_layout(ws)
+        elapsed, proc = run_kaniko_alone(spec, self.work / "floor")
         if proc.returncode != 0:
             raise SystemExit(f"kaniko alone failed on case {case}:\n{proc.stdout}{proc.stderr}")
         self.record(case, "kaniko alone", elapsed)

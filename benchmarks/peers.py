@@ -44,10 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kaniko_action.cancellation import CancelState  # noqa: E402
-from kaniko_action.executor.argv import executor_invocation  # noqa: E402
-from kaniko_action.sandbox.chroot import Sandbox  # noqa: E402
-from kaniko_action.sandbox.layout import chroot_layout, host_path  # noqa: E402
+from benchmarks.bench import run_kaniko_alone  # noqa: E402
 from kaniko_action.spec.build_spec import build_spec  # noqa: E402
 from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
 from tests.support.dockerd import Dockerd  # noqa: E402
@@ -117,8 +114,6 @@ class Peers:
     python: str
     runner_temp: Path
     results: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    # kaniko alone's own run, timed inside kaniko(); -1 for the other tools.
-    _elapsed: float = -1.0
 
     # -------------------------------------------------------------- the tools
 
@@ -169,31 +164,14 @@ class Peers:
             raw.update({"cache": "true", "cache-repo": self.registry.ref("peers/cache")})
         return raw
 
-    def kaniko(self, ws: Path, ref: str, cached: bool) -> None:
-        """The executor on its own with the action's command line, in a chroot prepared
-        beforehand with the whole context: nothing but its own run is timed (the command
-        line is what int128/kaniko-action users give `docker run` of the executor image)."""
+    def kaniko(self, ws: Path, ref: str, cached: bool) -> float:
+        """The executor on its own with the action's command line (what int128/kaniko-action
+        users give `docker run` of the executor image); only its own run is timed."""
         spec = build_spec(self._raw(ws, ref, cached), str(ws))
-        layout = chroot_layout(spec.paths)
-        invocation = executor_invocation(spec, layout)
-        with Sandbox(self.runner_temp / "alone", CancelState()) as sandbox:
-            root = str(sandbox.root)
-            sandbox.populate(layout, spec.executor_dir)
-            shutil.copytree(ws, host_path(root, layout.context_dir), symlinks=True)
-
-            def enter() -> None:  # the executor path exists only in the chroot
-                os.chroot(root)
-                os.chdir("/")
-
-            started = time.perf_counter()
-            done = subprocess.run(
-                list(invocation.argv), env=invocation.env, preexec_fn=enter,
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True,
-            )  # fmt: skip
-            self._elapsed = time.perf_counter() - started
+        elapsed, done = run_kaniko_alone(spec, self.runner_temp / "alone")
         if done.returncode != 0:
-            raise SystemExit(f"kaniko alone failed:\n{done.stdout[-4000:]}")
+            raise SystemExit(f"kaniko alone failed:\n{(done.stdout + done.stderr)[-4000:]}")
+        return elapsed
 
     def action(self, ws: Path, ref: str, cached: bool) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INPUT_", "GITHUB_"))}
@@ -213,12 +191,12 @@ class Peers:
     # -------------------------------------------------------------- the rounds
 
     def timed(self, workload: str, tool: str, ws: Path, ref: str, cached: bool) -> float:
-        run: Callable[[Path, str, bool], None] = getattr(self, tool)
-        self._elapsed = -1.0
+        """Seconds of one build: the tool's own figure when it times itself (kaniko alone),
+        else the whole call."""
+        run: Callable[[Path, str, bool], float | None] = getattr(self, tool)
         started = time.perf_counter()
-        run(ws, ref, cached)
-        elapsed = time.perf_counter() - started
-        return elapsed if self._elapsed < 0 else self._elapsed
+        own = run(ws, ref, cached)
+        return time.perf_counter() - started if own is None else own
 
     def round(self, number: int, workloads: list[str], tools: list[str], cases: Path) -> None:
         order = tools[number % len(tools) :] + tools[: number % len(tools)]
