@@ -12,6 +12,7 @@ from ..executor.log import LogFacts
 from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, host_path
 from ..spec.build_spec import BuildSpec
+from ..staging.collect import owner_of
 from ..staging.layer_cache import collect_layer_cache, stage_layer_cache
 from ..utils.fs import remove_tree, walk_beneath
 from .context import RunContext
@@ -53,13 +54,12 @@ def save_cache(
     local = spec.local_cache
     if local is None or local.dest is None:
         return
-    st = os.stat(spec.paths.workspace)
     parts = tuple(str(layout.layer_cache_dir).lstrip("/").split("/"))
     try:
         fd = walk_beneath(sandbox.root, parts)
         try:
             copied = collect_layer_cache(
-                fd, local.dest, (st.st_uid, st.st_gid), facts.cache_keys, merge=local.merge
+                fd, local.dest, owner_of(spec.paths.workspace), facts.cache_keys, merge=local.merge
             )
         finally:
             os.close(fd)

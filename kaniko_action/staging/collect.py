@@ -32,9 +32,10 @@ def _chown(name: str, dir_fd: int, owner: tuple[int, int]) -> None:
         os.chown(name, *owner, dir_fd=dir_fd, follow_symlinks=False)
 
 
-def open_parent(dest: Path, base: Path) -> int:
-    """A descriptor of `dest`'s parent directory, created as needed as `base`'s owner."""
-    owner = owner_of(base)
+def open_parent(dest: Path, base: Path, owner: tuple[int, int] | None = None) -> int:
+    """A descriptor of `dest`'s parent directory, reached from `base` without following a
+    link, its missing directories made as `owner` (by default `base`'s owner)."""
+    owner = owner_of(base) if owner is None else owner
 
     def make(parent: int, name: str) -> None:
         os.mkdir(name, 0o755, dir_fd=parent)

@@ -22,11 +22,11 @@ import hashlib
 import json
 import os
 import re
-import uuid
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import SandboxError
 from ..sandbox.layout import LAYER_CACHE_NAME
 from ..spec.paths import LAYER_CACHE_MARKER
 from ..utils.fs import (
@@ -37,6 +37,7 @@ from ..utils.fs import (
     remove_beneath,
     remove_tree,
 )
+from .collect import open_parent, temp_name
 
 ENTRY = re.compile(rf"^{re.escape(LAYER_CACHE_NAME)}:([0-9a-f]{{64}})$")
 _BLOB = re.compile(r"^[0-9a-f]{64}$")
@@ -272,8 +273,11 @@ def collect_layer_cache(
             return Copied(
                 left_out=(("(all)", f"{dest} holds files that are not a kaniko-build cache"),)
             )
-    _make_parents(dest, owner)
-    parent = os.open(dest.parent, DIR_FLAGS)
+    try:
+        # From / without following a link: dest may be anywhere (Docker's /tmp/.buildx-cache).
+        parent = open_parent(dest, Path("/"), owner)
+    except SandboxError as e:
+        return Copied(left_out=(("(all)", str(e)),))
     try:
         if merge and os.path.isdir(dest):
             target = os.open(dest.name, DIR_FLAGS, dir_fd=parent)
@@ -290,7 +294,7 @@ def collect_layer_cache(
                 return copied
             finally:
                 os.close(target)
-        new = f".{dest.name}.kaniko-build-new-{uuid.uuid4().hex[:8]}"
+        new = temp_name(dest.name)
         target = _make_dir(parent, new, owner)
         try:
             copied = copy_entries(
@@ -302,7 +306,7 @@ def collect_layer_cache(
             remove_tree(dest.parent / new)
             raise
         os.close(target)
-        old = f".{dest.name}.kaniko-build-old-{uuid.uuid4().hex[:8]}"
+        old = temp_name(dest.name)
         if os.path.lexists(dest):
             os.rename(dest.name, old, src_dir_fd=parent, dst_dir_fd=parent)
         os.rename(new, dest.name, src_dir_fd=parent, dst_dir_fd=parent)
@@ -323,15 +327,3 @@ def _mark(directory: int, owner: Owner) -> None:
         os.write(fd, b"kaniko's layer cache, one OCI layout per cache key (kaniko-build)\n")
     finally:
         os.close(fd)
-
-
-def _make_parents(dest: Path, owner: Owner) -> None:
-    """Make the missing directories above `dest`, owned by `owner`."""
-    missing: list[Path] = []
-    for parent in dest.parents:
-        if os.path.lexists(parent):
-            break
-        missing.append(parent)
-    for directory in reversed(missing):
-        os.mkdir(directory, 0o755)
-        os.chown(directory, *owner, follow_symlinks=False)
