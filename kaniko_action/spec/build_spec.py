@@ -557,8 +557,12 @@ def build_spec(
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
     layer_cache = (
         LocalCache(
-            cache_directory("cache-from", ws, temp, cache_settings.local_src, writes=False),
-            cache_directory("cache-to", ws, temp, cache_settings.local_dest, writes=True),
+            cache_directory(
+                "cache-from", ws, temp, cache_settings.local_src, writes=False, work_base=work
+            ),
+            cache_directory(
+                "cache-to", ws, temp, cache_settings.local_dest, writes=True, work_base=work
+            ),
         )
         if cache and local_cache
         else None

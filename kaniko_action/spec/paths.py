@@ -5,7 +5,7 @@ RUNNER_TEMP): the build context and Dockerfile, the outputs, and the files the a
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -136,12 +136,20 @@ def confined(
             raise InputError(name, f"{subject} resolves to {shown}, which is not inside {allowed}")
         link = " through a symlink" if real != lexical else ""
         raise InputError(name, f"{subject} resolves{link} to a path not inside {allowed}")
-    for base in (runner_temp, work_base):
+    if _in_work_directory(real, workspace, (runner_temp, work_base)):
+        raise InputError(name, f"{subject} is inside a kaniko-build work directory")
+    return real
+
+
+def _in_work_directory(real: Path, workspace: Path, bases: Sequence[Path | None]) -> bool:
+    """Whether `real` is in a kaniko-build work directory made in one of `bases` (RUNNER_TEMP,
+    the `work-dir` input), which a build owns and a later run may remove."""
+    for base in bases:
         if base is None or real == base or not is_within(real, base) or is_within(real, workspace):
             continue
         if real.relative_to(base).parts[0].startswith(_WORKDIR_NAMES):
-            raise InputError(name, f"{subject} is inside a kaniko-build work directory")
-    return real
+            return True
+    return False
 
 
 def output_path(
@@ -288,7 +296,13 @@ LAYER_CACHE_MARKER = "kaniko-build-cache"
 
 
 def cache_directory(
-    name: str, workspace: Path, runner_temp: Path | None, value: str | None, *, writes: bool
+    name: str,
+    workspace: Path,
+    runner_temp: Path | None,
+    value: str | None,
+    *,
+    writes: bool,
+    work_base: Path | None = None,
 ) -> Path | None:
     """The real path of a local cache directory (`src=` or `dest=`), relative to the
     workspace or absolute: anywhere on the runner (build-push-action's examples use /tmp),
@@ -297,10 +311,8 @@ def cache_directory(
     if not value:
         return None
     real = Path(os.path.realpath(_absolute(workspace, value)))
-    if runner_temp is not None and is_within(real, runner_temp) and real != runner_temp:
-        first = real.relative_to(runner_temp).parts[0]
-        if first.startswith(_WORKDIR_NAMES):
-            raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
+    if _in_work_directory(real, workspace, (runner_temp, work_base)):
+        raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
     if writes:
         for held, what in ((workspace, "the workspace"), (runner_temp, "RUNNER_TEMP")):
             if held is not None and is_within(held, real):
