@@ -138,11 +138,11 @@ HIDDEN_VALUES = ("ghs_token123", "AKIAEXAMPLE", "s3cr3tkey", "sv=2024&sig=abc", 
         (
             {"cache_from": "type=gha,scope=main,token=ghs_token123,url=https://r.invalid"},
             "input 'cache-from': entry 1 (type=gha,scope=main,token=(hidden),url=(hidden)) is not "
-            "honoured: the GitHub Actions cache is not supported yet",
+            "honoured: the GitHub Actions cache is reached from a workflow step only",
         ),
         (
             {"cache_to": "type=gha,mode=max"},
-            "(type=gha,mode=max) is not honoured: the GitHub Actions cache is not supported yet",
+            "(type=gha,mode=max) is not honoured: the GitHub Actions cache is reached from a workflow step only",
         ),
         (
             {"cache_from": "type=local"},
@@ -261,7 +261,7 @@ def test_cache_plan(
         ("type=registry,ref=reg/app:c", "type=local,dest=/tmp/c", None, "/tmp/c", ["cache-from"]),
         ("type=local,src=/tmp/c", "type=registry,ref=reg/app:c", None, None, ["cache-from"]),
         ("type=local,src=/a\ntype=local,src=/b", "", "/a", None, ["entry 2"]),
-        ("type=gha", "type=local,dest=/tmp/c", None, "/tmp/c", ["not supported yet"]),
+        ("type=gha", "type=local,dest=/tmp/c", None, "/tmp/c", ["from a workflow step only"]),
     ],
 )  # fmt: skip
 def test_local_cache_plan(

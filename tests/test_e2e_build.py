@@ -229,7 +229,7 @@ def test_build_push_action_step_without_push_only_builds(
         tags=f"{registry.host}/e2e/bpa-default:1",
         push="",
         cache_from=f"type=registry,ref={registry.host}/e2e/bpa-cache:c",
-        cache_to="type=gha,mode=max,token=ghs_e2e_secret",
+        cache_to="type=s3,region=eu-west-1,bucket=b,secret_access_key=e2e_secret_key",
         insecure_registries=registry.host,
     )
     assert run.returncode == 0, run.stdout
@@ -238,8 +238,11 @@ def test_build_push_action_step_without_push_only_builds(
     assert "e2e/bpa-default" not in catalog and "e2e/bpa-cache" not in catalog
     warnings = [line for line in run.stdout.splitlines() if line.startswith("::warning")]
     assert len(warnings) == 1, run.stdout
-    assert "entry 1 (type=gha,mode=max,token=(hidden)) is not honoured" in warnings[0]
-    assert "ghs_e2e_secret" not in run.stdout
+    assert (
+        "entry 1 (type=s3,region=eu-west-1,bucket=b,secret_access_key=(hidden)) is not honoured"
+        in warnings[0]
+    )
+    assert "e2e_secret_key" not in run.stdout
     assert any(line.startswith("::notice::nothing is pushed") for line in run.stdout.splitlines())
     assert "No cached layer found for cmd RUN echo built" in run.stdout
     assert_clean(run)

@@ -426,6 +426,21 @@ def _platforms(raw: Mapping[str, str], listed: list[str]) -> tuple[str | None, t
     return (str(chosen) if chosen else None), ()
 
 
+def _misplaced_gha(compat: Translation) -> str | None:
+    """Why a gha cache's directory in the workspace cannot be used (the workspace's files,
+    a checkout included, may have put anything there), or None."""
+    for name, gha in (("cache-from", compat.cache_gha_from), ("cache-to", compat.cache_gha_to)):
+        if gha is None:
+            continue
+        path = gha.directory
+        if os.path.islink(path) or (os.path.lexists(path) and not os.path.isdir(path)):
+            return (
+                f"input '{name}': the GitHub Actions cache's directory {gha.name} in the "
+                "workspace is not a directory: building without the layer cache"
+            )
+    return None
+
+
 def build_spec(
     raw: Mapping[str, str],
     workspace: str,
@@ -436,7 +451,8 @@ def build_spec(
 
     `env` is the action's environment, where `secret-envs` finds its variables.
     """
-    compat = translate(raw)
+    in_workflow = env is not None and env.get("GITHUB_ACTIONS") == "true"
+    compat = translate(raw, os.path.realpath(workspace) if in_workflow else None)
     plan = parse_outputs(raw["outputs"])
     asked = _push(raw, plan)
     push = v2_interface(raw) if asked is None else asked
@@ -555,6 +571,10 @@ def build_spec(
     if use_new_run:
         warnings.append(f"input 'use-new-run': {STALE_NEW_RUN}")
     cache_dir = runner_dir("cache-dir", paths.workspace, raw["cache-dir"])
+    misplaced = _misplaced_gha(compat) if cache and local_cache else None
+    if misplaced is not None:
+        warnings.append(misplaced)
+        cache = False
     layer_cache = (
         LocalCache(
             cache_directory(
@@ -563,6 +583,7 @@ def build_spec(
             cache_directory(
                 "cache-to", ws, temp, cache_settings.local_dest, writes=True, work_base=work
             ),
+            gha=compat.cache_gha_to,
         )
         if cache and local_cache
         else None

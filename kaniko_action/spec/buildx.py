@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import InputError
 from .cache import cache_plan
+from .gha import GhaCache
 from .inputs import parse_bool, parse_list
 
 
@@ -30,6 +31,9 @@ class Translation:
     # type=local: the directories kaniko's layer cache is read from and written to.
     cache_local_src: str | None = None
     cache_local_dest: str | None = None
+    # type=gha: the scopes kept in those directories (restored / saved by the action's steps).
+    cache_gha_from: GhaCache | None = None
+    cache_gha_to: GhaCache | None = None
     # no-cache-filters: the whole build goes without the cache.
     uncached: bool = False
     shm_size: int | None = None
@@ -69,7 +73,9 @@ def parse_shm_size(value: str) -> int | None:
     return int(float(number) * factor) or None
 
 
-def translate(raw: Mapping[str, str]) -> Translation:
+def translate(raw: Mapping[str, str], gha_workspace: str | None = None) -> Translation:
+    """build-push-action's inputs as kaniko settings; `gha_workspace`, the workspace of a
+    workflow step, holds the directories of gha caches (None: not in a workflow)."""
     out = Translation()
     for name, advice in _REFUSED.items():
         if raw[name]:
@@ -99,12 +105,14 @@ def translate(raw: Mapping[str, str]) -> Translation:
 
     if parse_bool("no-cache", raw["no-cache"]):
         out.use_cache = False
-    plan = cache_plan(raw["cache-from"], raw["cache-to"])
+    plan = cache_plan(raw["cache-from"], raw["cache-to"], gha_workspace)
     out.warnings += plan.warnings
     if plan.repo is not None or plan.local:
         out.cache_repo = plan.repo
         out.cache_local_src = plan.local_src
         out.cache_local_dest = plan.local_dest
+        out.cache_gha_from = plan.gha_from
+        out.cache_gha_to = plan.gha_to
         out.cache_write = plan.write
         out.cache_ignore_error = plan.ignore_error
         if out.use_cache is None:

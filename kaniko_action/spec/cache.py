@@ -6,7 +6,8 @@ registry repository (`--cache-repo=REPO`), or an OCI-layout directory per cache 
 chroot (`--cache-repo=oci:DIR`). So `type=registry,ref=REPO` (or a bare `REPO`) maps to that
 repository, and `type=local,src=DIR` / `type=local,dest=DIR` to a directory on the runner that
 the action copies into the chroot before the build and back after it (staging/layer_cache.py).
-Every other entry is accepted with a warning that says it is not honoured and why: a cache
+`type=gha[,scope=S]` is such a directory too, one per scope in the workspace, which the
+action's own steps restore from and save to the GitHub Actions cache (spec/gha.py). Every other entry is accepted with a warning that says it is not honoured and why: a cache
 setting never fails a build, as a cache miss never does.
 
 Warnings name an entry by its input, line and type, with the values of attributes known to
@@ -23,6 +24,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from ..errors import InputError
+from .gha import GhaCache, gha_cache
 from .references import parse_reference
 
 # Attributes whose values may be shown in a warning; any other value is hidden.
@@ -59,14 +61,17 @@ _NOT_HONOURED = {
     "inline": "kaniko cannot embed cache metadata in the image it pushes",
     "s3": "kaniko cannot read or write a cache in S3",
     "azblob": "kaniko cannot read or write a cache in Azure Blob Storage",
-    "gha": "the GitHub Actions cache is not supported yet",
 }
 _ADVICE = (
-    "kaniko keeps its layer cache in a registry repository (type=registry,ref=REPO) or a "
-    "directory (type=local,src=DIR / type=local,dest=DIR)"
+    "kaniko keeps its layer cache in a registry repository (type=registry,ref=REPO), a "
+    "directory (type=local,src=DIR / type=local,dest=DIR) or the GitHub Actions cache "
+    "(type=gha)"
 )
 # The attribute naming a local cache's directory, by input.
 _LOCAL_PATH = {"cache-from": "src", "cache-to": "dest"}
+# Types kept in a directory on the runner: `local` names it, `gha` has one per scope in
+# RUNNER_TEMP that the action restores and saves (spec/gha.py).
+_DIRECTORY_TYPES = ("local", "gha")
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,8 @@ class LocalCache:
     dest: Path | None
     # Add to `dest` rather than replace it: the second and later platforms of one build.
     merge: bool = False
+    # type=gha in cache-to: the scope `dest` is saved to by the action's next step.
+    gha: GhaCache | None = None
 
 
 def _entry(name: str, line: int, text: str) -> CacheEntry | str:
@@ -150,6 +157,10 @@ class CachePlan:
     warnings: tuple[str, ...] = ()
     local_src: str | None = None
     local_dest: str | None = None
+    # type=gha: the scopes whose directories are local_src (restored before the build) and
+    # local_dest (saved after it).
+    gha_from: GhaCache | None = None
+    gha_to: GhaCache | None = None
 
     @property
     def local(self) -> bool:
@@ -163,8 +174,12 @@ def strip_tag(ref: str) -> str:
     return ref.rsplit(":", 1)[0] if ":" in last else ref
 
 
-def _why_not(entry: CacheEntry) -> str | None:
-    """Why kaniko cannot honour an entry, or None for a registry entry it can."""
+def _why_not(entry: CacheEntry, gha_workspace: str | None) -> str | None:
+    """Why kaniko cannot honour an entry, or None for one it can."""
+    if entry.type == "gha":
+        if gha_workspace:
+            return None
+        return f"the GitHub Actions cache is reached from a workflow step only; {_ADVICE}"
     if entry.type == "local":
         attr = _LOCAL_PATH[entry.input]
         return None if entry.attrs.get(attr) else f"it has no {attr}= (the cache directory)"
@@ -187,20 +202,38 @@ def _where(entry: CacheEntry) -> str:
     """What an entry names: its repository, or its directory."""
     if entry.type == "local":
         return f"local:{entry.attrs[_LOCAL_PATH[entry.input]]}"
+    if entry.type == "gha":
+        return f"gha:{entry.attrs.get('scope') or 'buildkit'}"
     return strip_tag(entry.attrs["ref"])
 
 
-def cache_plan(cache_from: str, cache_to: str) -> CachePlan:
+def _gha(entry: CacheEntry | None, gha_workspace: str | None) -> GhaCache | None:
+    if entry is None or entry.type != "gha" or not gha_workspace:
+        return None
+    return gha_cache(entry.attrs.get("scope"), gha_workspace)
+
+
+def _directory(entry: CacheEntry | None, gha_workspace: str | None) -> str | None:
+    """The runner directory a local or gha entry reads or writes."""
+    if entry is None:
+        return None
+    gha = _gha(entry, gha_workspace)
+    return gha.directory if gha is not None else entry.attrs[_LOCAL_PATH[entry.input]]
+
+
+def cache_plan(cache_from: str, cache_to: str, gha_workspace: str | None = None) -> CachePlan:
     """The plan for both inputs. kaniko has one cache: that of the first `cache-to` entry
     kaniko can use (where it writes, and reads too), else of the first `cache-from` one. A
-    local cache reads the first local `cache-from` directory and writes the first local
-    `cache-to` one; entries naming another cache are warned about."""
+    cache in runner directories reads the first local or gha `cache-from` entry's directory
+    and writes the first local or gha `cache-to` one's; entries naming another cache are
+    warned about. `gha_workspace` is the workspace of a workflow step, which holds the gha
+    caches' directories: without one (outside a workflow), gha entries are not honoured."""
     froms, from_warnings = parse_cache_entries("cache-from", cache_from)
     tos, to_warnings = parse_cache_entries("cache-to", cache_to)
     warnings = [*from_warnings, *to_warnings]
     usable: list[CacheEntry] = []
     for entry in (*froms, *tos):
-        why = _why_not(entry)
+        why = _why_not(entry, gha_workspace)
         if why is None:
             usable.append(entry)
         else:
@@ -209,14 +242,14 @@ def cache_plan(cache_from: str, cache_to: str) -> CachePlan:
     chosen = writes[0] if writes else (usable[0] if usable else None)
     if chosen is None:
         return CachePlan(entries=(*froms, *tos), warnings=tuple(warnings))
-    local = chosen.type == "local"
+    local = chosen.type in _DIRECTORY_TYPES
     described = (
-        f"the local directory of {chosen.named()}" if local else f"the repository {_where(chosen)}"
+        f"the runner directory of {chosen.named()}" if local else f"the repository {_where(chosen)}"
     )
     used: dict[str, CacheEntry] = {}  # by input: the entry kaniko's one cache comes from
     for entry in usable:
         if local:
-            fits = entry.type == "local" and entry.input not in used
+            fits = entry.type in _DIRECTORY_TYPES and entry.input not in used
         else:
             fits = entry.type == "registry" and _where(entry) == _where(chosen)
         if fits:
@@ -234,8 +267,10 @@ def cache_plan(cache_from: str, cache_to: str) -> CachePlan:
             ignore_error=ignore_error,
             entries=(*froms, *tos),
             warnings=tuple(warnings),
-            local_src=src.attrs["src"] if src else None,
-            local_dest=dest.attrs["dest"] if dest else None,
+            local_src=_directory(src, gha_workspace),
+            local_dest=_directory(dest, gha_workspace),
+            gha_from=_gha(src, gha_workspace),
+            gha_to=_gha(dest, gha_workspace),
         )
     return CachePlan(
         repo=_where(chosen),

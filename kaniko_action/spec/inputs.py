@@ -178,14 +178,17 @@ INPUTS: tuple[InputDef, ...] = (
         "cache-from",
         "build-push-action cache sources, one per line; `type=registry,ref=REPO` (or `REPO`) "
         "reads kaniko's layer cache in REPO, `type=local,src=DIR` from a directory on the "
-        "runner. Other types are not honoured (a warning says why).",
+        "runner, `type=gha[,scope=NAME]` from the GitHub Actions cache (restored by "
+        "actions/cache in a step of the action). Other types are not honoured (a warning "
+        "says why).",
     ),
     InputDef(
         "cache-to",
         "build-push-action cache exports, one per line; `type=registry,ref=REPO` writes "
         "kaniko's layer cache to REPO, `type=local,dest=DIR` to a directory on the runner "
-        "(replaced by the layers this build used or made). Other types are not honoured (a "
-        "warning says why).",
+        "(replaced by the layers this build used or made), `type=gha[,scope=NAME]` to the "
+        "GitHub Actions cache (saved by actions/cache when it changed). Other types are not "
+        "honoured (a warning says why).",
     ),
     InputDef(
         "outputs",

@@ -39,6 +39,7 @@ from ..dockerfile.ignore import (
 )
 from ..dockerfile.parser import ContextSources, context_sources, parse
 from ..sandbox.layout import ChrootLayout, host_path
+from ..spec.gha import DIRECTORY_PREFIX as GHA_DIRECTORY_PREFIX
 from ..spec.paths import BuildPaths
 from ..utils.filecopy import Copier, CopyStats
 from ..utils.fs import open_regular_file
@@ -139,12 +140,19 @@ def _go_join(base: bytes, name: bytes) -> bytes:
 
 class _Stager:
     def __init__(
-        self, source: bytes, dest: bytes, matcher: Matcher | None, report: ContextReport
+        self,
+        source: bytes,
+        dest: bytes,
+        matcher: Matcher | None,
+        report: ContextReport,
+        hidden_prefix: bytes | None = None,
     ) -> None:
         self.source = source
         self.dest = dest
         self.matcher = matcher
         self.report = report
+        # Top-level names that are not part of the context at all (the action's own).
+        self.hidden_prefix = hidden_prefix
         self.copier = Copier()
         self.copier.stats = report.copy
         self.touched: set[bytes] = set()  # directories whose times change after their walk
@@ -221,6 +229,12 @@ class _Stager:
             stack.append((current, name, st, True))
             with os.scandir(self._src(current)) as entries:
                 for entry in entries:
+                    if (
+                        not current
+                        and self.hidden_prefix is not None
+                        and entry.name.startswith(self.hidden_prefix)
+                    ):
+                        continue
                     child = current + b"/" + entry.name if current else entry.name
                     child_name = name + b"/" + entry.name if name else entry.name
                     est = entry.stat(follow_symlinks=False)
@@ -378,7 +392,10 @@ def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
         matcher, reason = None, "an ADD source is only known during the build"
     report.reason = reason
 
-    stager = _Stager(source, dest, matcher, report)
+    # The GitHub Actions cache's directories at the top of the workspace (spec/gha.py) are
+    # the action's, only there while it runs: never part of a build's context.
+    hidden = os.fsencode(GHA_DIRECTORY_PREFIX) if paths.context == paths.workspace else None
+    stager = _Stager(source, dest, matcher, report, hidden)
     os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
     os.mkdir(dest, 0o700)
     stager.tree(b"", keep_all=matcher is None)
