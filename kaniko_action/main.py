@@ -1,5 +1,7 @@
 """The action's entry: become root first, importing only what that needs (the re-run through
-sudo imports the rest once), then run the build from the INPUT_* variables."""
+sudo imports the rest once), then run the build from the INPUT_* variables. With the argument
+`gha-cache` it is the step before the build that plans the GitHub Actions cache's restore and
+save, as the job user (workflow/gha_cache.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,10 @@ from .sandbox.privileges import ensure_root, sudo_parent
 
 
 def main(script: str, argv: Sequence[str]) -> int:
+    if list(argv) == ["gha-cache"]:
+        from .workflow.gha_cache import plan_step
+
+        return plan_step(os.environ)
     try:
         ensure_root(script, argv)
     except ActionError as e:

@@ -11,6 +11,7 @@ sys.path.insert(0, str(ROOT))
 
 from kaniko_action.build.outputs import OUTPUTS  # noqa: E402
 from kaniko_action.spec.inputs import INPUTS, env_name  # noqa: E402
+from kaniko_action.workflow.gha_cache import RESTORED_KEY_ENV  # noqa: E402
 
 HEADER = """\
 name: kaniko-build
@@ -32,6 +33,69 @@ exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"
 """
 
 
+# actions/cache's restore and save, pinned by commit: only they can reach the cache service
+# (a `run:` step never gets its token). They run only when a cache-from / cache-to entry is
+# `type=gha` (kaniko_action/workflow/gha_cache.py plans them, spec/gha.py holds the keys).
+ACTIONS_CACHE = "actions/cache/{}@27d5ce7f107fe9357f9df03efb73ab90386fccae  # v5.0.5"
+GHA_INPUTS = ("cache-from", "cache-to", "no-cache", "no-cache-filters")
+PLAN = "steps.gha-cache.outputs"
+
+GHA_PLAN_SCRIPT = """\
+command -v python3 >/dev/null || exit 0
+exec python3 "$GITHUB_ACTION_PATH/entrypoint.py" gha-cache
+"""
+
+# The paths are relative to the workspace, as actions/cache was given them.
+GHA_CLEANUP_SCRIPT = """\
+cd -- "$GITHUB_WORKSPACE"
+for dir in "$RESTORE_PATH" "$SAVE_PATH"; do
+  if [ -n "$dir" ]; then rm -rf -- "$dir"; fi
+done
+"""
+
+
+def _block(script: str) -> list[str]:
+    return ["      run: |", *(f"        {line}" if line else "" for line in script.splitlines())]
+
+
+def gha_steps_before() -> list[str]:
+    return [
+        "    # type=gha: restore kaniko's layer cache from the GitHub Actions cache.",
+        "    - id: gha-cache",
+        "      if: contains(inputs.cache-from, 'gha') || contains(inputs.cache-to, 'gha')",
+        "      shell: bash",
+        *_block(GHA_PLAN_SCRIPT),
+        "      env:",
+        *(f"        {env_name(n)}: ${{{{ inputs.{n} }}}}" for n in GHA_INPUTS),
+        "    - id: gha-restore",
+        f"      if: {PLAN}.restore-path != ''",
+        "      continue-on-error: true",
+        f"      uses: {ACTIONS_CACHE.format('restore')}",
+        "      with:",
+        f"        path: ${{{{ {PLAN}.restore-path }}}}",
+        f"        key: ${{{{ {PLAN}.restore-key }}}}",
+        f"        restore-keys: ${{{{ {PLAN}.restore-key }}}}",
+    ]
+
+
+def gha_steps_after() -> list[str]:
+    return [
+        "    # type=gha: save what the build used or made, when it differs from what was restored.",
+        f"    - if: {PLAN}.save-path != '' && steps.build.outputs.gha-cache-key != ''",
+        "      continue-on-error: true",
+        f"      uses: {ACTIONS_CACHE.format('save')}",
+        "      with:",
+        f"        path: ${{{{ {PLAN}.save-path }}}}",
+        "        key: ${{ steps.build.outputs.gha-cache-key }}",
+        f"    - if: always() && ({PLAN}.restore-path != '' || {PLAN}.save-path != '')",
+        "      shell: bash",
+        *_block(GHA_CLEANUP_SCRIPT),
+        "      env:",
+        f"        RESTORE_PATH: ${{{{ {PLAN}.restore-path }}}}",
+        f"        SAVE_PATH: ${{{{ {PLAN}.save-path }}}}",
+    ]
+
+
 def render() -> str:
     q = json.dumps  # a JSON string is a valid YAML double-quoted scalar
     lines = [HEADER.rstrip("\n"), "inputs:"]
@@ -51,6 +115,7 @@ def render() -> str:
         "runs:",
         "  using: composite",
         "  steps:",
+        *gha_steps_before(),
         "    - id: build",
         "      shell: bash",
         "      # exec: a cancelled run signals the step's own process only (SIGINT, then",
@@ -60,6 +125,10 @@ def render() -> str:
         "      env:",
     ]
     lines += [f"        {env_name(i.name)}: ${{{{ inputs.{i.name} }}}}" for i in INPUTS]
+    lines.append(
+        f"        {RESTORED_KEY_ENV}: ${{{{ steps.gha-restore.outputs.cache-matched-key }}}}"
+    )
+    lines += gha_steps_after()
     return "\n".join(lines) + "\n"
 
 

@@ -6,6 +6,7 @@ cannot be read or written is a warning, and the build goes on (or ends) as witho
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from ..executor.log import LogFacts
@@ -13,7 +14,7 @@ from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, host_path
 from ..spec.build_spec import BuildSpec
 from ..staging.collect import owner_of
-from ..staging.layer_cache import collect_layer_cache, stage_layer_cache
+from ..staging.layer_cache import ENTRY, collect_layer_cache, stage_layer_cache
 from ..utils.fs import remove_tree, walk_beneath
 from .context import RunContext
 
@@ -73,3 +74,23 @@ def save_cache(
     warning = copied.describe(f"the build's layer cache (for {local.dest})")
     if warning:
         ctx.workflow.warning(warning)
+
+
+def gha_cache_key(spec: BuildSpec, restored: str, echo: Callable[[str], None]) -> str | None:
+    """The key the action's next step saves a gha `cache-to` directory under (spec/gha.py),
+    or None when there is nothing to save: no such cache, nothing written, or the very
+    entries that were restored (under `restored`)."""
+    local = spec.local_cache
+    if local is None or local.gha is None or local.dest is None:
+        return None
+    try:
+        names = [name for name in os.listdir(local.dest) if ENTRY.match(name)]
+    except OSError:
+        return None
+    if not names:
+        return None
+    key = local.gha.key(names)
+    if key == restored:
+        echo(f"Layer cache: the same {len(names)} entries as restored; not saved again")
+        return None
+    return key

@@ -23,8 +23,10 @@ from ..spec.build_spec import BuildSpec, build_spec
 from ..spec.inputs import read_raw_inputs
 from ..spec.paths import workspace_of
 from ..workflow.commands import Phases, Workflow
+from ..workflow.gha_cache import RESTORED_KEY_ENV
 from ..workflow.job_container import explained
 from ..workflow.masking import build_masks
+from .caching import gha_cache_key
 from .context import RunContext
 from .outputs import publish
 from .report import assemble, summary_markdown
@@ -175,6 +177,9 @@ def _run(env: Mapping[str, str], workflow: Workflow, cancel: CancelState) -> int
     )
     if status == 0:
         publish(spec, report, workflow)
+        gha_key = gha_cache_key(spec, env.get(RESTORED_KEY_ENV, ""), workflow.echo)
+        if gha_key is not None:
+            workflow.set_output("gha-cache-key", gha_key)
         what = (
             f"Pushed {', '.join(spec.destinations)} as {report.digest}"
             if report.pushed
