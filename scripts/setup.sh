@@ -46,4 +46,14 @@ if ! cmp -s requirements-dev.txt "$VENV/.requirements-dev.txt"; then
 fi
 
 bash scripts/install-executors.sh >/dev/null
+
+# The toolkit library actions/cache is made of, for the tests' offline stand-in of
+# actions/cache (tests/support/actions_cache): beside the venv, reinstalled when its lock changes.
+NODE_DIR="$(dirname -- "$VENV")/actions-cache"
+if ! cmp -s tests/support/actions_cache/package-lock.json "$NODE_DIR/package-lock.json"; then
+  echo "setup: installing tests/support/actions_cache's node modules" >&2
+  mkdir -p "$NODE_DIR"
+  cp tests/support/actions_cache/package.json tests/support/actions_cache/package-lock.json "$NODE_DIR/"
+  (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+fi
 echo "$VENV" >&3

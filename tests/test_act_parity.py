@@ -10,6 +10,7 @@ the build does. `/tmp/...` paths become paths in the test's directory."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -137,6 +138,83 @@ def test_the_documented_local_cache_with_its_move_step(
     assert second.returncode == 0, second.log
     assert "Using caching version of cmd: RUN echo slow step" in second.log
     assert any(p.name.startswith("kaniko:") for p in cache.iterdir())
+
+
+def _saved_archives(project: ActProject) -> list[Path]:
+    """The cache entries act's cache server holds (one archive file each)."""
+    storage = project.cache_server_dir / "cache"
+    return sorted(
+        p for p in storage.rglob("*") if p.is_file() and p.relative_to(storage).parts[0] != "tmp"
+    )
+
+
+def test_the_documented_github_actions_cache(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "GitHub Actions cache" example (`type=gha`, `mode=max`), run three times on
+    one cache service: the first run saves kaniko's layer cache, the second restores it,
+    builds every step from it and saves nothing new, the third (a source file changed)
+    builds the changed steps and saves a new entry, which is what a restore finds next."""
+    project = ActProject(tmp_path, cache_server=True)
+    stand_ins = (
+        f"          executor-dir: {executor_dir('fork')}\n"
+        f"          insecure-registries: {registry.host}\n"
+    )
+    project.write(WORKFLOW, HEAD + f"""\
+      - name: Build and push
+        uses: ./
+        with:
+{stand_ins}          context: .
+          push: true
+          tags: {registry.host}/parity/gha:latest
+          cache-from: type=gha
+          cache-to: type=gha,mode=max
+""")  # fmt: skip
+    project.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\nRUN echo slow step > /slow\nCOPY app.txt /srv/\n"
+        "RUN cat /srv/app.txt > /copy\nCOPY . /ctx/\n",
+    )
+    project.write("app.txt", "one\n")
+
+    def run() -> ActRun:
+        done = project.run()
+        assert done.returncode == 0, done.log
+        assert done.host_changes == [], "\n".join(done.host_changes)
+        # The action's last step removed the cache directory from RUNNER_TEMP.
+        assert sorted(project.cache.rglob(".kaniko-build-gha-cache-*")) == []
+        return done
+
+    def saved_key(log: str) -> str:
+        keys: list[str] = re.findall(
+            r"Cache saved with key: (kaniko-build-cache/buildkit/[0-9a-f]{32})", log
+        )
+        assert len(keys) == 1, log
+        return keys[0]
+
+    first = run()
+    assert "No cached layer found for cmd RUN echo slow step" in first.log
+    key = saved_key(first.log)
+    assert len(_saved_archives(project)) == 1
+
+    second = run()
+    assert f"Cache restored from key: {key}" in second.log
+    assert "Using caching version of cmd: RUN echo slow step" in second.log
+    assert "Using caching version of cmd: RUN cat /srv/app.txt > /copy" in second.log
+    assert "not saved again" in second.log and "Cache saved with key" not in second.log
+    assert len(_saved_archives(project)) == 1
+
+    project.write("app.txt", "two\n")
+    third = run()
+    assert f"Cache restored from key: {key}" in third.log
+    assert "Using caching version of cmd: RUN echo slow step" in third.log
+    assert "No cached layer found for cmd RUN cat /srv/app.txt > /copy" in third.log
+    assert saved_key(third.log) != key
+    assert len(_saved_archives(project)) == 2
+    files = registry.client().image_files("parity/gha", "latest")
+    assert files["copy"].text == "two\n" and files["ctx/app.txt"].text == "two\n"
+    # The restored cache was in the workspace during the build, never in its context.
+    assert not [name for name in files if ".kaniko-build-gha-cache" in name]
 
 
 def test_local_and_tar_exports(tmp_path: Path, registry: Registry, busybox_image: str) -> None:

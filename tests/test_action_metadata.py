@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import yaml
 
 from kaniko_action.build.outputs import OUTPUTS
 from kaniko_action.spec.inputs import INPUTS, env_name
+from kaniko_action.workflow.gha_cache import RESTORED_KEY_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,11 +45,45 @@ def test_outputs_match_definitions() -> None:
 def test_every_input_reaches_the_script_through_env_only() -> None:
     action = load_action()
     assert action["runs"]["using"] == "composite"
-    (step,) = action["runs"]["steps"]
+    steps = action["runs"]["steps"]
+    (step,) = [s for s in steps if s.get("id") == "build"]
     # The step's process must be the action itself: the runner signals only that process.
     assert step["run"].splitlines()[-1] == 'exec python3 "$GITHUB_ACTION_PATH/entrypoint.py"'
-    assert "${{" not in step["run"]
-    assert step["env"] == {env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS}
+    assert step["env"] == {
+        **{env_name(i.name): f"${{{{ inputs.{i.name} }}}}" for i in INPUTS},
+        RESTORED_KEY_ENV: "${{ steps.gha-restore.outputs.cache-matched-key }}",
+    }
+    for other in steps:
+        assert "${{" not in other.get("run", ""), other
+
+
+def test_the_github_actions_cache_steps_run_only_for_a_gha_cache() -> None:
+    """actions/cache is pinned by commit, its steps never fail the build, and they and the
+    steps around them run only when an entry of cache-from / cache-to may be type=gha."""
+    steps = load_action()["runs"]["steps"]
+    ids = [s.get("id", s.get("uses", s.get("run", ""))[:20]) for s in steps]
+    assert ids[:3] == ["gha-cache", "gha-restore", "build"], ids
+    plan, restore, _, save, cleanup = steps
+    assert plan["if"] == "contains(inputs.cache-from, 'gha') || contains(inputs.cache-to, 'gha')"
+    assert plan["run"].splitlines()[-1].endswith('entrypoint.py" gha-cache')
+    assert set(plan["env"]) == {env_name(n) for n in ("cache-from", "cache-to", "no-cache",
+                                                       "no-cache-filters")}  # fmt: skip
+    for step, action in ((restore, "restore"), (save, "save")):
+        assert re.fullmatch(rf"actions/cache/{action}@[0-9a-f]{{40}}", step["uses"]), step
+        assert step["continue-on-error"] is True
+    assert restore["if"] == "steps.gha-cache.outputs.restore-path != ''"
+    assert "steps.build.outputs.gha-cache-key != ''" in save["if"]
+    assert cleanup["if"].startswith("always() && ")
+
+
+def test_action_yml_is_what_the_generator_writes() -> None:
+    spec = importlib.util.spec_from_file_location("action_yml", ROOT / "scripts" / "action_yml.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.render() == (ROOT / "action.yml").read_text(encoding="utf-8"), (
+        "action.yml is stale: run python3 scripts/action_yml.py"
+    )
 
 
 def test_readme_table_is_generated_from_action_yml() -> None:
@@ -70,7 +106,7 @@ def test_readme_table_is_generated_from_action_yml() -> None:
 def test_a_step_without_python3_says_so(tmp_path: Path, workspace: str, container: bool) -> None:
     """A job container's image may have no python3: one error, naming the image to use
     when the workspace is where the runner mounts it in job containers."""
-    (step,) = load_action()["runs"]["steps"]
+    (step,) = [s for s in load_action()["runs"]["steps"] if s.get("id") == "build"]
     script = tmp_path / "step.sh"
     script.write_text(step["run"])
     empty = tmp_path / "bin"

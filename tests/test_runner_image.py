@@ -29,6 +29,7 @@ from .support.act import (
     render_workflow,
 )
 from .support.action import ROOT, ActionHarness
+from .support.actions_cache import pinned_commit
 from .support.dockerd import Dockerd
 from .support.hostcheck import HostSnapshot
 from .support.images import busybox_layer
@@ -173,6 +174,9 @@ class Workflow:
                 "--no-cache-server",
                 "--action-cache-path",
                 str(self.base / "act"),
+                # The project's stand-in of actions/cache, as the job sees it.
+                "--local-repository",
+                f"actions/cache@{pinned_commit()}={self.base / 'actions-cache'}",
                 *args,
             ],
             uid=RUNNER_UID,

@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from .action import SUITE_INPUTS
+from .actions_cache import assemble_stand_in, pinned_commit
 from .hostcheck import HostSnapshot
 from .proc import run_text
 
@@ -155,9 +156,13 @@ class ActProject:
     # container after a failure too) for `container:` jobs.
     extra_env: dict[str, str] = field(default_factory=dict)
     extra_args: tuple[str, ...] = ()
+    # act's own cache server (the GitHub Actions cache), on loopback, keeping its entries in
+    # `cache_server_dir` across runs; off by default, as without a cache service.
+    cache_server: bool = False
     repo: Path = field(init=False)
     cache: Path = field(init=False)
     xdg: Path = field(init=False)
+    actions_cache: Path = field(init=False)
     reports: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -167,6 +172,9 @@ class ActProject:
         self.reports = self.base / "reports"
         for directory in (self.repo, self.cache, self.xdg, self.reports):
             directory.mkdir()
+        self.actions_cache = assemble_stand_in(self.base / "actions-cache")
+        if self.cache_server:
+            self.cache_server_dir.mkdir()
         for name in ACTION_FILES:
             source = ROOT / name
             if source.is_dir():
@@ -218,9 +226,23 @@ class ActProject:
             "--pull=false",
             "--action-offline-mode",
             "--action-cache-path", str(self.cache),
-            "--no-cache-server",
+            "--local-repository", f"actions/cache@{pinned_commit()}={self.actions_cache}",
+            *self._cache_server(),
             *extra,
             *self.extra_args,
+        ]  # fmt: skip
+
+    @property
+    def cache_server_dir(self) -> Path:
+        return self.base / "cache-server"
+
+    def _cache_server(self) -> list[str]:
+        if not self.cache_server:
+            return ["--no-cache-server"]
+        return [
+            "--cache-server-addr", "127.0.0.1",
+            "--cache-server-port", "0",
+            "--cache-server-path", str(self.cache_server_dir),
         ]  # fmt: skip
 
     def env(self) -> dict[str, str]:

@@ -33,15 +33,19 @@ _STEP_ENV = re.compile(r"^\$\{\{ inputs\.([a-z0-9-]+) \}\}$")
 
 
 def composite_step() -> tuple[str, dict[str, str]]:
-    """The action's only step: its script, and the value each `env:` entry gets when no
-    input is given (the input's default, as the runner evaluates `${{ inputs.x }}`)."""
+    """The action's build step: its script, and the value each `env:` entry gets when no
+    input is given (the input's default, as the runner evaluates `${{ inputs.x }}`; the
+    steps around it, for the GitHub Actions cache, do not run then)."""
     action = yaml.safe_load((ROOT / "action.yml").read_text(encoding="utf-8"))
-    (step,) = action["runs"]["steps"]
+    (step,) = [s for s in action["runs"]["steps"] if s.get("id") == "build"]
     assert step["shell"] == "bash"
     defaults: dict[str, str] = {}
     for variable, expression in step["env"].items():
         match = _STEP_ENV.match(expression)
-        assert match, expression
+        if match is None:
+            assert expression.startswith("${{ steps.gha-restore."), expression
+            defaults[variable] = ""
+            continue
         defaults[variable] = str(action["inputs"][match.group(1)].get("default", ""))
     return step["run"], defaults
 
