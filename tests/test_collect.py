@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import pytest
@@ -11,6 +12,8 @@ import pytest
 from kaniko_action.errors import SandboxError
 from kaniko_action.staging.collect import collect_file, collect_tree
 from kaniko_action.utils.fs import NotRegular, read_regular_beneath
+
+from .support.elsewhere import JOB_UID, elsewhere
 
 OUT = PurePosixPath("/.kaniko-build/out")
 
@@ -145,3 +148,64 @@ def test_outputs_on_another_filesystem_are_copied_through_the_checked_descriptor
         assert sorted(p.name for p in other.joinpath("out").iterdir()) == ["image.tar", "layout"]
     finally:
         subprocess.run(["umount", str(other)], check=True)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    with elsewhere() as top:
+        yield top
+
+
+def test_outside_the_workspace_the_walk_starts_at_root_and_the_job_user_gets_it(
+    chroot: Path, shared: Path
+) -> None:
+    """An output elsewhere (base /): new parents and the files are the job user's."""
+    (chroot / ".kaniko-build/out/image.tar").write_bytes(b"tar")
+    layout = chroot / ".kaniko-build/out/oci"
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text("{}")
+    (layout / "blobs/sha256/abc").write_text("blob")
+    owner = (JOB_UID, JOB_UID)
+    out = shared / "mine" / "new"
+    collect_file(chroot, OUT / "image.tar", out / "image.tar", Path("/"), owner)
+    collect_tree(chroot, OUT / "oci", out / "deeper" / "oci", Path("/"), owner)
+    assert (out / "image.tar").read_bytes() == b"tar"
+    assert (out / "deeper/oci/blobs/sha256/abc").read_text() == "blob"
+    for path in [out, *out.rglob("*")]:
+        assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == owner, path
+    assert sorted(os.listdir(out)) == ["deeper", "image.tar"]  # no hidden name left
+    assert sorted(os.listdir(out / "deeper")) == ["oci"]
+
+
+def test_an_earlier_layout_is_replaced_only_once_the_new_one_is_complete(
+    chroot: Path, shared: Path
+) -> None:
+    layout = chroot / ".kaniko-build/out/oci"
+    (layout / "blobs/sha256").mkdir(parents=True)
+    (layout / "oci-layout").write_text("{}")
+    (layout / "blobs/sha256/new").write_text("new")
+    earlier = shared / "mine" / "full"
+    (earlier / "blobs").mkdir()
+    (earlier / "blobs" / "old").write_text("old")
+    collect_tree(chroot, OUT / "oci", earlier, Path("/"), (JOB_UID, JOB_UID))
+    assert sorted(p.relative_to(earlier).as_posix() for p in earlier.rglob("*")) == [
+        "blobs", "blobs/sha256", "blobs/sha256/new", "oci-layout"
+    ]  # fmt: skip
+    assert sorted(os.listdir(earlier.parent)) == ["dir", "file.txt", "full", "link.tar"]
+
+
+def test_a_destination_parent_swapped_for_a_link_is_not_followed(
+    chroot: Path, shared: Path, tmp_path: Path
+) -> None:
+    """The job's user owns the parent and replaces a directory on the way with a link to a
+    directory of root's after the spec checked it: the walk from / refuses it."""
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (chroot / ".kaniko-build/out/image.tar").write_bytes(b"tar")
+    os.rmdir(shared / "mine" / "dir")
+    (shared / "mine" / "dir").symlink_to(victim)
+    with pytest.raises(SandboxError, match="on the way is not a directory"):
+        collect_file(
+            chroot, OUT / "image.tar", shared / "mine/dir/image.tar", Path("/"), (JOB_UID, JOB_UID)
+        )
+    assert list(victim.iterdir()) == []

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from .support.action import ActionHarness
+from .support.elsewhere import JOB_UID, elsewhere
+from .support.hostcheck import snapshot_tree
 from .support.registry import Registry
 from .support.workflow_commands import obeyed_commands
 
@@ -137,30 +139,36 @@ def test_credential_helper_path_climbing_out_is_refused(
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("..", "not inside the workspace"),
-        ("../sibling/image.tar", "not inside the workspace"),
-        ("/etc/image.tar", "not inside the workspace"),
-        ("linked-out/image.tar", "through a symlink"),
+        ("..", "holds the workspace"),
+        ("linked-out/image.tar", "through a symlink, which is not inside"),
+        ("{shared}/link/image.tar", "goes through the symlink"),
+        ("{shared}/rootonly/image.tar", "(uid 1001) could write itself"),
+        ("{shared}/sticky/other.tar", "belongs to uid 1002 in the sticky directory"),
     ],
 )
 @pytest.mark.parametrize("harness", ["upstream"], indirect=True)
-def test_output_paths_outside_the_workspace_are_refused(
+def test_output_paths_that_lead_out_or_the_job_user_could_not_write_are_refused(
     harness: ActionHarness, busybox_image: str, tmp_path: Path, value: str, message: str
 ) -> None:
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    (tmp_path / "sibling").mkdir()
-    (tmp_path / "sibling" / "keep.txt").write_text("keep\n")
-    (harness.workspace / "linked-out").symlink_to(elsewhere)
+    """A committed link out of the workspace, a link elsewhere, and places the job's user
+    (uid 1001, a re-run through sudo) could not write itself: refused before anything is
+    made, nothing written anywhere."""
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (harness.workspace / "linked-out").symlink_to(linked)
     harness.write("Dockerfile", f"FROM {busybox_image}\n")
-    for name in ("tar_path", "oci_layout_path"):
-        run = harness.run(tags="registry.example.com/a/b:1", push="false", **{name: value})
-        assert run.returncode == 1, run.stdout
-        assert f"input '{name.replace('_', '-')}'" in run.stdout and message in run.stdout
-        assert run.host_changes == []
-        assert list(elsewhere.iterdir()) == []
-        assert (tmp_path / "sibling" / "keep.txt").read_text() == "keep\n"
-        assert list(harness.runner_temp.iterdir()) == []
+    harness.extra_env.update({"SUDO_UID": str(JOB_UID), "SUDO_GID": str(JOB_UID)})
+    with elsewhere() as shared:
+        before = snapshot_tree(str(shared), recursive=True)
+        for name in ("tar_path", "oci_layout_path"):
+            inputs = {name: value.format(shared=shared)}
+            run = harness.run(tags="registry.example.com/a/b:1", push="false", **inputs)
+            assert run.returncode == 1, run.stdout
+            assert f"input '{name.replace('_', '-')}'" in run.stdout and message in run.stdout
+            assert run.host_changes == []
+            assert list(linked.iterdir()) == []
+            assert snapshot_tree(str(shared), recursive=True) == before
+            assert list(harness.runner_temp.iterdir()) == []
 
 
 @pytest.mark.parametrize("harness", ["upstream"], indirect=True)

@@ -4,8 +4,9 @@ HOME=/home/runner and credentials where docker/login-action leaves them, in a pr
 namespace (tests/support/runner_user.py). And as a user without sudo rights: a clear error.
 
 After every build: nothing in the workspace or RUNNER_TEMP belongs to root, every output and
-every directory the action created belongs to the workspace's owner, the runner deletes all
-of it as uid 1001, and ~/.docker, ~/.cache and the tool cache are as they were.
+every directory the action created belongs to the workspace's owner (outside the workspace
+and RUNNER_TEMP, to the runner user, and only where it could write itself), the runner
+deletes all of it as uid 1001, and ~/.docker, ~/.cache and the tool cache are as they were.
 """
 
 from __future__ import annotations
@@ -284,15 +285,19 @@ def test_user_without_sudo_rights_gets_a_clear_error_and_nothing_is_created(
     assert "%sudo ALL=(ALL:ALL) NOPASSWD:ALL" in error
 
 
-def runner_refused(job: Job, registry: Registry, busybox_image: str) -> tuple[str, StepRun]:
-    """Run a build that must be refused before anything is made; returns the one error, as
-    the runner shows it (%25 -> %, %0D -> CR, %0A -> LF), and the run."""
+def runner_refused(
+    job: Job, registry: Registry, busybox_image: str, **inputs: str
+) -> tuple[str, StepRun]:
+    """Run a build (with `inputs` besides) that must be refused before anything is made;
+    returns the one error, as the runner shows it (%25 -> %, %0D -> CR, %0A -> LF), and the
+    run."""
     job.write("Dockerfile", f"FROM {busybox_image}\nRUN echo never > /never\n")
     workspace_before = tree_state(job.host(job.workspace))
     run = job.step(
         tags=f"{registry.host}/team/refused:1",
         insecure_registries=registry.host,
         executor_dir=str(executor_dir("fork")),
+        **inputs,
     )
     assert run.returncode == 1, run.stdout
     assert len(run.errors) == 1, run.stdout
@@ -308,6 +313,58 @@ def runner_refused(job: Job, registry: Registry, busybox_image: str) -> tuple[st
     assert owned_by_root(job.host(f"{job.home}/_work")) == []
     assert "team/refused" not in registry.client().catalog()
     return run.errors[0].replace("%0D", "\r").replace("%0A", "\n").replace("%25", "%"), run
+
+
+def test_an_output_where_the_runner_could_not_write_is_refused_through_sudo(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Root writes outside the workspace only what uid 1001 could write itself: not into a
+    directory of root's (0755), though the re-run as root could."""
+    machine = RunnerMachine(tmp_path)
+    shared = machine.mkdir("/home/shared", 0, mode=0o755)
+    job = Job(machine)
+    error, _run = runner_refused(
+        job, registry, busybox_image, outputs="type=docker,dest=/home/shared/out/image.tar"
+    )
+    assert error.startswith("::error title=Invalid input::input 'outputs': "), error
+    assert (
+        "'/home/shared/out/image.tar': outside the workspace and RUNNER_TEMP the action writes "
+        f"only what the job's user (uid {RUNNER_UID}) could write itself, and /home/shared "
+        "(uid 0, gid 0, mode 755) does not let it create out"
+    ) in error
+    assert list(shared.iterdir()) == []
+
+
+def test_outputs_outside_the_workspace_are_the_runner_s_through_sudo(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """`type=docker,dest=~/exports/image.tar` and a type=local beside it, outside the
+    workspace and RUNNER_TEMP: made as root for uid 1001 (SUDO_UID, SUDO_GID), which owns
+    them and deletes them."""
+    machine = RunnerMachine(tmp_path)
+    job = Job(machine)
+    job.write("Dockerfile", f"FROM {busybox_image}\nRUN echo exported > /exported\n")
+    before = HostSnapshot.take(job.host(job.workspace), job.host(job.runner_temp))
+    run = job.step(
+        tags=f"{registry.host}/team/exported:1",
+        insecure_registries=registry.host,
+        outputs=f"type=docker,dest={job.home}/exports/image.tar\n"
+        f"type=local,dest={job.home}/exports/fs",
+        executor_dir=str(executor_dir("fork")),
+    )
+    assert run.returncode == 0, run.stdout
+    exports = job.host(f"{job.home}/exports")
+    with tarfile.open(exports / "image.tar") as tar:
+        assert "manifest.json" in tar.getnames()
+    assert (exports / "fs" / "exported").read_text() == "exported\n"
+    assert run.outputs["tar-path"] == f"{job.home}/exports/image.tar"
+    assert owned_by(exports, RUNNER_UID, RUNNER_GID) == []
+    assert sorted(os.listdir(exports)) == ["fs", "image.tar"]
+    assert_untouched(job, before, (exports,))
+    deleted = machine.delete_contents([f"{job.home}/exports"])
+    assert deleted.returncode == 0, deleted.stdout
+    assert os.listdir(exports) == []
+    assert_left_to_the_runner(job)
 
 
 def test_no_new_privileges_is_explained(

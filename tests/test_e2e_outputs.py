@@ -1,4 +1,5 @@
-"""End to end: build-push-action's `outputs` forms, and `imageid` after a push."""
+"""End to end: build-push-action's `outputs` forms, in the workspace and elsewhere, and
+`imageid` after a push."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from .support.action import ActionHarness
+from .support.elsewhere import elsewhere
+from .support.hostcheck import snapshot_tree
 from .support.registry import Registry
 from .test_e2e_build import assert_clean, assert_pushed
 from .test_e2e_parity import assert_clean_except_outputs
@@ -180,4 +183,69 @@ def test_cacheonly_builds_and_exports_nothing(
     assert registry.client().tags(repo) == []
     assert "digest" not in run.outputs
     assert sorted(os.listdir(harness.workspace)) == ["Dockerfile"]
+    assert_clean(run)
+
+
+@pytest.mark.parametrize("harness", ["upstream"], indirect=True)
+@pytest.mark.parametrize(
+    ("job", "directory", "owner"),
+    [
+        # Re-run through sudo by uid 1001: into a directory of its own, given to it.
+        pytest.param({"SUDO_UID": "1001", "SUDO_GID": "1001"}, "mine", (1001, 1001), id="sudo"),
+        # A job run as root: anywhere root may, given to the workspace's owner.
+        pytest.param({}, "rootonly", (1001, 1002), id="root"),
+    ],
+)
+def test_outputs_outside_the_workspace_as_docker_s_examples_write_them(
+    harness: ActionHarness,
+    registry: Registry,
+    busybox_image: str,
+    job: dict[str, str],
+    directory: str,
+    owner: tuple[int, int],
+) -> None:
+    """Docker's "Share built image between jobs" writes `type=docker,dest=/tmp/image.tar`
+    for actions/upload-artifact; a type=local export goes beside it. Both are made in a
+    directory under /tmp that is neither the workspace nor RUNNER_TEMP, their new parents
+    with them, owned by the job's user; nothing else there or on the host changes."""
+    harness.write("Dockerfile", f"FROM {busybox_image}\nRUN echo shared > /shared\n")
+    os.chown(harness.workspace, 1001, 1002)
+    for path in harness.workspace.rglob("*"):
+        os.chown(path, 1001, 1002)
+    files = harness.runner_temp.parent / "files"
+    files.mkdir()
+    for name in ("output", "summary"):  # the runner's file-command files are the job user's
+        (files / name).write_text("")
+        os.chown(files / name, 1001, 1001)
+    harness.extra_env.update(job)
+    with elsewhere() as shared:
+        before = snapshot_tree(str(shared), recursive=True)
+        base = shared / directory
+        tarball, fs = base / "exports" / "image.tar", base / "fs"
+        run = harness.run(
+            tags=f"{registry.host}/outputs/elsewhere:1",
+            insecure_registries=registry.host,
+            outputs=f"type=docker,dest={tarball}\ntype=local,dest={fs}",
+        )
+        assert run.returncode == 0, run.stdout
+        with tarfile.open(tarball) as tar:
+            manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        assert manifest[0]["RepoTags"] == [f"{registry.host}/outputs/elsewhere:1"]
+        assert (fs / "shared").read_text() == "shared\n"
+        assert (fs / "bin" / "busybox").is_file()
+        made = [base / "exports", tarball, fs, *fs.rglob("*")]
+        for path in made:
+            st = os.lstat(path)
+            assert (st.st_uid, st.st_gid) == owner, path
+        assert stat.S_IMODE(os.lstat(tarball).st_mode) == 0o644
+        assert run.outputs["tar-path"] == str(tarball)
+        assert json.loads(run.outputs["metadata"])["local-dir"] == str(fs)
+        after = snapshot_tree(str(shared), recursive=True)
+        changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        # The outputs and the directory made for them, nothing else: no hidden names left.
+        assert changed == sorted(map(str, made))
+        assert sorted(os.listdir(base)) == sorted(
+            ["exports", "fs", *(["dir", "file.txt", "full", "link.tar"] if directory == "mine"
+                                else ["layout"])]
+        )  # fmt: skip
     assert_clean(run)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from kaniko_action.oci.layout import LayoutImage, read_image
 from kaniko_action.spec.build_spec import BuildSpec, build_spec
 from kaniko_action.spec.inputs import DEFAULTS
 from kaniko_action.staging.exports import export_filesystem, platform_directory
+
+from .support.elsewhere import JOB_UID, elsewhere
 
 GZIP_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
 
@@ -180,3 +183,35 @@ def test_a_layer_that_is_not_a_tarball_is_refused(ws: Path, scratch: Path) -> No
     with pytest.raises(BuildFailed, match="is not a readable tarball"):
         export_filesystem(spec_of(ws, "type=local,dest=out"), [(None, image)], scratch, print)
     assert os.listdir(ws) == ["Dockerfile"]
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    with elsewhere() as top:
+        yield top
+
+
+@pytest.mark.parametrize(
+    ("env", "owner"),
+    [
+        pytest.param({"SUDO_UID": str(JOB_UID), "SUDO_GID": "1003"}, (JOB_UID, 1003), id="sudo"),
+        pytest.param({}, (1001, 1002), id="root-the-workspace-owner"),
+    ],
+)
+def test_outputs_outside_the_workspace_belong_to_the_job_user(
+    ws: Path, scratch: Path, shared: Path, env: dict[str, str], owner: tuple[int, int]
+) -> None:
+    """Outside the workspace the owner is the job's user (SUDO_UID and SUDO_GID); for a
+    job run as root, the workspace's owner, as inside it."""
+    raw = dict(DEFAULTS)
+    out = shared / "mine" / "out"
+    raw["outputs"] = f"type=local,dest={out}/fs\ntype=tar,dest={out}/fs.tar"
+    spec = build_spec(raw, str(ws), None, env)
+    export_filesystem(spec, [(None, two_layers(scratch))], scratch, lambda _: None)
+    assert (out / "fs/etc/motd").read_text() == "upper\n"
+    with tarfile.open(out / "fs.tar") as tar:
+        assert tar.extractfile("etc/motd").read() == b"upper\n"  # type: ignore[union-attr]
+    for path in [out, *out.rglob("*")]:
+        assert (os.lstat(path).st_uid, os.lstat(path).st_gid) == owner, path
+    assert sorted(os.listdir(out)) == ["fs", "fs.tar"]
+    assert sorted(os.listdir(ws)) == ["Dockerfile"]

@@ -1,11 +1,20 @@
-"""build-push-action's `outputs`: the forms kaniko can produce, and refusals with reasons."""
+"""build-push-action's `outputs`: the forms kaniko can produce, refusals with reasons, and
+where their files may go outside the workspace."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from kaniko_action.errors import InputError
+from kaniko_action.spec.build_spec import BuildSpec, build_spec
 from kaniko_action.spec.exports import OutputPlan, parse_outputs
+from kaniko_action.spec.inputs import DEFAULTS
+
+from .support.elsewhere import JOB_UID, elsewhere
 
 
 @pytest.mark.parametrize(
@@ -70,3 +79,71 @@ def test_mapped(value: str, plan: OutputPlan | None) -> None:
 def test_refused(value: str, message: str) -> None:
     with pytest.raises(InputError, match=r"input 'outputs': .*" + message):
         parse_outputs(value)
+
+
+@pytest.fixture
+def shared() -> Iterator[Path]:
+    with elsewhere() as top:
+        yield top
+
+
+def spec_with(ws: Path, outputs: str, env: dict[str, str]) -> BuildSpec:
+    (ws / "Dockerfile").write_text("FROM scratch\n")
+    raw = dict(DEFAULTS)
+    raw.update({"tags": "reg/app:1", "outputs": outputs})
+    return build_spec(raw, str(ws), None, env)
+
+
+SUDO = {"SUDO_UID": str(JOB_UID), "SUDO_GID": str(JOB_UID)}
+FIELDS = {
+    "docker": "tar_path",
+    "oci": "oci_tar_path",
+    "oci-dir": "oci_layout_path",
+    "local": "local_dir",
+    "tar": "rootfs_tar_path",
+}
+FORMS = {
+    "docker": "type=docker,dest={}",
+    "oci": "type=oci,dest={}",
+    "oci-dir": "type=oci,dest={},tar=false",
+    "local": "type=local,dest={}",
+    "tar": "type=tar,dest={}",
+}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job's user is SUDO_UID's only for root")
+@pytest.mark.parametrize("kind", FORMS)
+def test_every_form_writes_outside_the_workspace_where_the_job_user_could(
+    tmp_path: Path, shared: Path, kind: str
+) -> None:
+    """Docker's own examples: `type=docker,dest=/tmp/image.tar`, then upload-artifact."""
+    dest = shared / "mine" / "new" / "out"
+    spec = spec_with(tmp_path, FORMS[kind].format(dest), SUDO)
+    assert getattr(spec, FIELDS[kind]) == dest
+    assert spec.job_user is not None and spec.job_user.owner == (JOB_UID, JOB_UID)
+    assert not (shared / "mine" / "new").exists()  # checked, not made
+    with pytest.raises(InputError, match=r"^input 'outputs': .*does not let it create out$"):
+        spec_with(tmp_path, FORMS[kind].format(shared / "rootonly" / "out"), SUDO)
+    # A job run as root (no sudo) may write there.
+    plain = spec_with(tmp_path, FORMS[kind].format(shared / "rootonly" / "out"), {})
+    assert plain.job_user is None
+    assert getattr(plain, FIELDS[kind]) == shared / "rootonly" / "out"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job's user is SUDO_UID's only for root")
+@pytest.mark.parametrize(
+    ("outputs", "message"),
+    [
+        ("type=docker,dest={shared}/sticky/other.tar", "belongs to uid 1002 in the sticky directory"),
+        ("type=tar,dest={shared}/link/fs.tar", "goes through the symlink"),
+        ("type=local,dest={shared}/mine/full", "is a directory that is not empty"),
+        ("type=docker,dest={shared}/mine/dir", "exists and is not a file"),
+        ("type=tar,dest={shared}/mine/dir", "is a directory; type=tar needs a file name"),
+        ("type=oci,dest={shared}/private/i.tar", "does not let it search"),
+    ],
+)  # fmt: skip
+def test_outside_the_workspace_refused(
+    tmp_path: Path, shared: Path, outputs: str, message: str
+) -> None:
+    with pytest.raises(InputError, match=rf"^input 'outputs': .*{message}"):
+        spec_with(tmp_path, outputs.format(shared=shared), SUDO)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..oci.platform import parse_platform, parse_platforms
+from ..utils.users import JobUser, job_user
 from .buildx import Translation, translate
 from .cache import LocalCache
 from .contexts import NamedContext, parse_build_contexts
@@ -157,6 +158,9 @@ class BuildSpec:
     # The image's filesystem: `outputs` type=local (a directory) and type=tar (a tarball).
     local_dir: Path | None = None
     rootfs_tar_path: Path | None = None
+    # Who root writes outputs outside the workspace and RUNNER_TEMP for, and gives them to
+    # (None: a job run as root, whose outputs there go to the workspace's owner).
+    job_user: JobUser | None = None
 
     @property
     def writes_layout(self) -> bool:
@@ -356,22 +360,32 @@ def v2_interface(raw: Mapping[str, str]) -> bool:
     return bool(raw["image"]) and not raw["tags"]
 
 
+@dataclass(frozen=True)
+class _Places:
+    """What an output path is checked against: the workspace, RUNNER_TEMP and `work-dir`
+    (real paths), and the job's user (paths.output_place)."""
+
+    workspace: Path
+    runner_temp: Path | None
+    work_base: Path | None
+    user: JobUser | None
+
+    def output(self, name: str, value: str) -> Path | None:
+        return output_path(
+            name, self.workspace, value, self.runner_temp, self.work_base, user=self.user
+        )
+
+
 def _output_file(
-    name: str,
-    workspace: Path,
-    bases: tuple[Path | None, Path | None],
-    given: str,
-    from_outputs: str | None,
-    directory: bool,
+    name: str, places: _Places, given: str, from_outputs: str | None, directory: bool
 ) -> Path | None:
-    """An output path from its own input (`name`) or from `outputs`, not both; confined to
-    the workspace or RUNNER_TEMP either way, and never in a work directory of RUNNER_TEMP or
-    `work-dir` (`bases`)."""
+    """An output path from its own input (`name`) or from `outputs`, not both; placed by
+    paths.output_place either way."""
     if given and from_outputs:
         raise InputError("outputs", f"writes what '{name}' also names; give only one of them")
     if not from_outputs:
-        return output_path(name, workspace, given, *bases) if name else None
-    path = output_path("outputs", workspace, from_outputs, *bases)
+        return places.output(name, given) if name else None
+    path = places.output("outputs", from_outputs)
     if path is None or not os.path.lexists(path):
         return path
     if not directory and not path.is_file():
@@ -387,14 +401,12 @@ def _output_file(
     return path
 
 
-def _filesystem_output(
-    workspace: Path, bases: tuple[Path | None, Path | None], value: str | None, directory: bool
-) -> Path | None:
+def _filesystem_output(places: _Places, value: str | None, directory: bool) -> Path | None:
     """Where `outputs` type=local (`directory`) or type=tar writes the image's filesystem:
     a new or empty directory, or a file that is not a directory."""
     if value is None:
         return None
-    path = output_path("outputs", workspace, value, *bases)
+    path = places.output("outputs", value)
     if path is None or not os.path.lexists(path):
         return path
     if directory and not path.is_dir():
@@ -449,7 +461,8 @@ def build_spec(
 ) -> BuildSpec:
     """Validate every input and resolve paths; raises InputError naming the first bad input.
 
-    `env` is the action's environment, where `secret-envs` finds its variables.
+    `env` is the action's environment, where `secret-envs` finds its variables and
+    SUDO_UID/SUDO_GID the job's user of a re-run through sudo.
     """
     in_workflow = env is not None and env.get("GITHUB_ACTIONS") == "true"
     compat = translate(raw, os.path.realpath(workspace) if in_workflow else None)
@@ -524,12 +537,13 @@ def build_spec(
     docker_tar, oci_dir, oci_tar = (
         (plan.docker_tar, plan.oci_dir, plan.oci_tar) if plan else (None, None, None)
     )
-    bases = (temp, work)
-    tar_path = _output_file("tar-path", ws, bases, raw["tar-path"], docker_tar, False)
-    oci_path = _output_file("oci-layout-path", ws, bases, raw["oci-layout-path"], oci_dir, True)
-    oci_tar_path = _output_file("", ws, bases, "", oci_tar, False)
-    local_dir = _filesystem_output(ws, bases, plan.local_dir if plan else None, True)
-    rootfs_tar = _filesystem_output(ws, bases, plan.rootfs_tar if plan else None, False)
+    user = job_user(env if env is not None else {})
+    places = _Places(ws, temp, work, user)
+    tar_path = _output_file("tar-path", places, raw["tar-path"], docker_tar, False)
+    oci_path = _output_file("oci-layout-path", places, raw["oci-layout-path"], oci_dir, True)
+    oci_tar_path = _output_file("", places, "", oci_tar, False)
+    local_dir = _filesystem_output(places, plan.local_dir if plan else None, True)
+    rootfs_tar = _filesystem_output(places, plan.rootfs_tar if plan else None, False)
     if plan is not None and plan.cacheonly and (tar_path or oci_path):
         raise InputError(
             "outputs",
@@ -635,4 +649,5 @@ def build_spec(
         local_dir=local_dir,
         rootfs_tar_path=rootfs_tar,
         build_contexts=build_contexts,
+        job_user=user,
     )

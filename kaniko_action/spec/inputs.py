@@ -145,14 +145,15 @@ INPUTS: tuple[InputDef, ...] = (
     ),
     InputDef(
         "tar-path",
-        "Write the image as a tarball to this path (relative to the workspace; it must stay "
-        "inside the workspace or RUNNER_TEMP). Works with `push: false`; needs a destination "
-        "name in `tags` or `image`.",
+        "Write the image as a tarball to this path (relative to the workspace, or absolute: "
+        "inside the workspace or RUNNER_TEMP, or elsewhere by a path without symlinks where "
+        "the job's user could write it itself, such as /tmp). Works with `push: false`; "
+        "needs a destination name in `tags` or `image`.",
     ),
     InputDef(
         "oci-layout-path",
         "Write the image as an OCI image layout directory to this path (relative to the "
-        "workspace; inside the workspace or RUNNER_TEMP; an existing directory is only "
+        "workspace, or absolute; placed like `tar-path`; an existing directory is only "
         "replaced if it is empty or an earlier layout).",
     ),
     InputDef(
@@ -195,7 +196,8 @@ INPUTS: tuple[InputDef, ...] = (
         "Exports, one per line: `type=registry`, `type=image,push=true`, "
         "`type=docker,dest=FILE`, `type=oci,dest=FILE`, `type=oci,dest=DIR,tar=false`, "
         "`type=local,dest=DIR` and `type=tar,dest=FILE` (the image's filesystem), "
-        "`type=cacheonly`. When set, they decide whether to push.",
+        "`type=cacheonly`. Each `dest` is placed like `tar-path` (e.g. "
+        "`type=docker,dest=/tmp/image.tar`). When set, they decide whether to push.",
     ),
     InputDef(
         "secrets",

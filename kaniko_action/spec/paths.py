@@ -1,16 +1,19 @@
-"""Resolving and validating the paths the inputs name against the workspace (and
-RUNNER_TEMP): the build context and Dockerfile, the outputs, and the files the action reads
-(secret files, certificates and keys)."""
+"""Resolving and validating the paths the inputs name: the build context and Dockerfile
+(inside the workspace), the files the action reads (secret files, certificates and keys:
+inside the workspace or RUNNER_TEMP), and the outputs (there, or wherever the job's user
+could write them itself)."""
 
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
 from ..utils.fs import NotRegular, TooLarge, open_regular_file, read_regular_file
+from ..utils.users import SEARCH, WRITE, JobUser
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,14 @@ WORKDIR_LOCK = "owner.lock"
 _WORKDIR_NAMES = (WORKDIR_PREFIX, NEW_WORKDIR_PREFIX)
 
 
+def _base_holding(real: Path, workspace: Path, runner_temp: Path | None) -> Path | None:
+    """The workspace or RUNNER_TEMP that `real` is strictly inside, or None."""
+    for base in (workspace, runner_temp):
+        if base is not None and is_within(real, base) and real != base:
+            return base
+    return None
+
+
 def confined(
     name: str,
     subject: str,
@@ -114,31 +125,32 @@ def confined(
     value: str,
     runner_temp: Path | None,
     show: bool = True,
-    work_base: Path | None = None,
 ) -> Path:
     """The real path `value` (relative to the workspace, or absolute) stands for, refused
     unless it is inside the workspace or RUNNER_TEMP, and not in a kaniko-build work
-    directory there or under `work_base` (the `work-dir` input).
+    directory there: where the files the action reads for an input must be.
 
-    Symlinks are resolved before the check, so a committed `out -> /elsewhere` cannot
-    redirect a write or a read, wherever along the path the link is; one that stays inside
-    is followed. `subject` is how the message names the value (`show`: whether the path it
+    Symlinks are resolved before the check, so a committed `cert -> /elsewhere` cannot
+    redirect a read, wherever along the path the link is; one that stays inside is
+    followed. `subject` is how the message names the value (`show`: whether the path it
     resolved to may be shown).
     """
     lexical = _absolute(workspace, value)
     real = Path(os.path.realpath(lexical))
-    bases = [workspace] + ([runner_temp] if runner_temp is not None else [])
-    inside = [b for b in bases if is_within(real, b) and real != b]
-    if not inside:
-        allowed = "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
+    if _base_holding(real, workspace, runner_temp) is None:
+        allowed = _allowed(runner_temp)
         if show:
             shown = f"{real}" + (f" (through a symlink in '{value}')" if real != lexical else "")
             raise InputError(name, f"{subject} resolves to {shown}, which is not inside {allowed}")
         link = " through a symlink" if real != lexical else ""
         raise InputError(name, f"{subject} resolves{link} to a path not inside {allowed}")
-    if _in_work_directory(real, workspace, (runner_temp, work_base)):
+    if _in_work_directory(real, workspace, (runner_temp,)):
         raise InputError(name, f"{subject} is inside a kaniko-build work directory")
     return real
+
+
+def _allowed(runner_temp: Path | None) -> str:
+    return "the workspace" + (" or RUNNER_TEMP" if runner_temp is not None else "")
 
 
 def _in_work_directory(real: Path, workspace: Path, bases: Sequence[Path | None]) -> bool:
@@ -158,17 +170,17 @@ def output_path(
     value: str,
     runner_temp: Path | None = None,
     work_base: Path | None = None,
+    *,
+    user: JobUser | None,
 ) -> Path | None:
-    """Where an output file or directory goes, as a real path inside the workspace (or
-    RUNNER_TEMP, where build-push-action users put tarballs shared between jobs), never in a
-    work directory under RUNNER_TEMP or under `work_base` (the `work-dir` input).
+    """Where an output file or directory goes, as a real path (see output_place).
 
     An existing directory is never replaced, except an OCI layout that an earlier build
     wrote to the same `oci-layout-path`.
     """
     if not value:
         return None
-    real = confined(name, f"'{value}'", workspace, value, runner_temp, work_base=work_base)
+    real = output_place(name, f"'{value}'", workspace, value, runner_temp, work_base, user)
     if name == "tar-path" and os.path.lexists(real):
         if os.path.isdir(real):
             raise InputError(name, f"'{value}' is a directory; give a file name")
@@ -186,13 +198,131 @@ def output_path(
     return real
 
 
+def output_place(
+    name: str,
+    subject: str,
+    workspace: Path,
+    value: str,
+    runner_temp: Path | None,
+    work_base: Path | None,
+    user: JobUser | None,
+) -> Path:
+    """The real path an output `value` (relative to the workspace, or absolute) is written
+    to, as root, by the rules below; InputError naming `name` otherwise (`subject`: how the
+    message names the value).
+
+    - Never `/`, nor a path holding the workspace, RUNNER_TEMP or `work_base` (the
+      `work-dir` input), nor one in a kaniko-build work directory (which a build owns).
+    - Inside the workspace or RUNNER_TEMP (where build-push-action users put tarballs shared
+      between jobs): symlinks are resolved first, so a committed `out -> /elsewhere` cannot
+      redirect the write; a link that stays inside is followed.
+    - Anywhere else (build-push-action's examples write /tmp/image.tar): only a path without
+      a symlink on the way (the write walks it from / without following one, so a link
+      swapped in later is refused too), and only where the job's user `user` could make it
+      by mode bits itself: search on every directory on the way, write on the one it is
+      made in, and in a sticky directory (/tmp) an existing entry of its own. None for a
+      job run as root: anywhere root may.
+
+    Every existing component on the way must be a directory.
+    """
+    lexical = _absolute(workspace, value)
+    real = Path(os.path.realpath(lexical))
+    if real == Path("/"):
+        raise InputError(name, f"{subject} resolves to /; give the output a path of its own")
+    for held, what in ((workspace, "the workspace"), (runner_temp, "RUNNER_TEMP"),
+                       (work_base, "the directory of 'work-dir'")):  # fmt: skip
+        if held is not None and is_within(held, real):
+            raise InputError(name, f"{subject} holds {what}; give the output a path of its own")
+    if _in_work_directory(real, workspace, (runner_temp, work_base)):
+        raise InputError(name, f"{subject} is inside a kaniko-build work directory")
+    if _base_holding(real, workspace, runner_temp) is not None:
+        user = None  # the workspace's and RUNNER_TEMP's outputs are given to their owner
+    elif _base_holding(lexical, workspace, runner_temp) is not None:
+        raise InputError(
+            name,
+            f"{subject} resolves to {real} through a symlink, which is not inside "
+            f"{_allowed(runner_temp)}; a link there must stay inside",
+        )
+    elif real != lexical:
+        raise InputError(
+            name,
+            f"{subject} goes through the symlink {_first_link(lexical)}: outside the "
+            "workspace and RUNNER_TEMP an output's path must have no symlink on the way "
+            "(give the path it leads to)",
+        )
+    why = _unwritable(real, user)
+    if why is not None:
+        raise InputError(name, f"{subject}: {why}")
+    return real
+
+
+def _first_link(path: Path) -> Path:
+    """The first symlink on the way to `path` (`path` itself when none is left)."""
+    current = Path("/")
+    for part in path.parts[1:]:
+        current = current / part
+        if current.is_symlink():
+            return current
+    return path
+
+
+def _shown(path: Path, st: os.stat_result) -> str:
+    return f"{path} (uid {st.st_uid}, gid {st.st_gid}, mode {stat.S_IMODE(st.st_mode):o})"
+
+
+def _unwritable(real: Path, user: JobUser | None) -> str | None:
+    """Why `real`, a path without symlinks, cannot be written: a component on the way that
+    is not a directory, or what `user`'s mode bits do not allow (None: root, no mode check);
+    None when nothing stands in the way."""
+    current = Path("/")
+    st = os.lstat(current)
+    cannot = (
+        f"outside the workspace and RUNNER_TEMP the action writes only what the job's user "
+        f"(uid {user.uid}) could write itself, and "
+        if user is not None
+        else ""
+    )
+    for part in real.parts[1:]:
+        if user is not None and not user.may(st, SEARCH):
+            return f"{cannot}{_shown(current, st)} does not let it search"
+        following = current / part
+        try:
+            entry = os.lstat(following)
+        except FileNotFoundError:
+            if user is not None and not user.may(st, WRITE | SEARCH):
+                return f"{cannot}{_shown(current, st)} does not let it create {part}"
+            return None
+        except OSError as e:
+            return f"{following} cannot be looked up ({e.strerror or e})"
+        if following == real:
+            return None if user is None else _unreplaceable(real, st, entry, user, cannot)
+        if not stat.S_ISDIR(entry.st_mode):
+            return f"{following} on the way is not a directory"
+        current, st = following, entry
+    return None
+
+
+def _unreplaceable(
+    real: Path, parent: os.stat_result, entry: os.stat_result, user: JobUser, cannot: str
+) -> str | None:
+    """Why `user` could not replace the existing `real` (`entry`) in its directory
+    (`parent`): renamed over, or, a directory, emptied first."""
+    if not user.may(parent, WRITE | SEARCH):
+        return f"{cannot}{_shown(real.parent, parent)} does not let it replace {real.name}"
+    if not user.may_replace(parent, entry):
+        return (
+            f"{cannot}{real} belongs to uid {entry.st_uid} in the sticky directory "
+            f"{real.parent}, so only that user may replace it"
+        )
+    if stat.S_ISDIR(entry.st_mode) and os.listdir(real) and not user.may(entry, WRITE | SEARCH):
+        return f"{cannot}{_shown(real, entry)} does not let it remove what is in it"
+    return None
+
+
 def output_base(path: Path, workspace: Path, runner_temp: Path | None) -> Path:
-    """The directory (workspace or RUNNER_TEMP) an output path was confined to."""
-    if is_within(path, workspace):
-        return workspace
-    if runner_temp is not None and is_within(path, runner_temp):
-        return runner_temp
-    raise ValueError(f"{path} is outside {workspace}")
+    """Where the action starts the walk to an output's path (output_place accepted it):
+    the workspace or RUNNER_TEMP it is inside, else `/`."""
+    return _base_holding(path, workspace, runner_temp) or Path("/")
 
 
 def runner_dir(name: str, workspace: Path, value: str) -> Path | None:

@@ -9,7 +9,7 @@ only). An OCI layout is first collected into a scratch directory of the action's
 directory, the layout tarball and the filesystem outputs are all made from that copy, so one
 path serves one and several platforms alike. The filesystem is made by applying the image's
 layers, their digests checked, with rootfs.py: for type=local into a hidden directory beside
-DIR (0700 until complete, every entry the workspace owner's as it is made, so that even a
+DIR (0700 until complete, every entry the output owner's as it is made, so that even a
 run killed midway leaves nothing the runner cannot delete), then renamed to DIR; for
 type=tar into the scratch directory, keeping the image's owners, packed and collected. With
 several platforms each gets a sub-directory named after it (`linux_amd64/`), as BuildKit
@@ -33,7 +33,7 @@ from ..sandbox.layout import ChrootLayout
 from ..spec.build_spec import BuildSpec
 from ..spec.paths import output_base
 from ..utils.fs import DIR_FLAGS, remove_at, remove_tree
-from .collect import collect_file, collect_tree, open_parent, owner_of, temp_name
+from .collect import Owner, collect_file, collect_tree, open_parent, owner_of, temp_name
 from .rootfs import Applied, LayerApplier, pack_tree
 
 # Where a platform's filesystem goes in a multi-platform type=local or type=tar output,
@@ -54,8 +54,16 @@ class Exported:
     rootfs_tar_path: str | None = None
 
 
-def _base(spec: BuildSpec, path: Path) -> Path:
-    return output_base(path, spec.paths.workspace, spec.runner_temp)
+def _place(spec: BuildSpec, path: Path) -> tuple[Path, Owner]:
+    """Where the walk to an output starts, and who gets it and the directories made for it:
+    the workspace or RUNNER_TEMP it is in, and their owner; elsewhere /, and the job's user
+    (for a job run as root, the workspace's owner)."""
+    base = output_base(path, spec.paths.workspace, spec.runner_temp)
+    if base != Path("/"):
+        return base, owner_of(base)
+    if spec.job_user is not None:
+        return base, spec.job_user.owner
+    return base, owner_of(spec.paths.workspace)
 
 
 def export_build(
@@ -67,7 +75,7 @@ def export_build(
     tar_path: str | None = None
     image_id: str | None = None
     if spec.tar_path is not None:
-        collect_file(root, layout.tar_path, spec.tar_path, _base(spec, spec.tar_path))
+        collect_file(root, layout.tar_path, spec.tar_path, *_place(spec, spec.tar_path))
         tar_path = str(spec.tar_path)
         image_id = tarball.image_id(spec.tar_path)
     exported = trees = Exported()
@@ -104,12 +112,12 @@ def export_layout(spec: BuildSpec, directory: Path, scratch: Path) -> Exported:
         packed = scratch / "oci.tar"
         oci_layout.write_tarball(directory, packed)
         inside = PurePosixPath("/", packed.relative_to(scratch).as_posix())
-        collect_file(scratch, inside, spec.oci_tar_path, _base(spec, spec.oci_tar_path))
+        collect_file(scratch, inside, spec.oci_tar_path, *_place(spec, spec.oci_tar_path))
         oci_tar_path = str(spec.oci_tar_path)
     oci_layout_path: str | None = None
     if spec.oci_layout_path is not None:
         inside = PurePosixPath("/", directory.relative_to(scratch).as_posix())
-        collect_tree(scratch, inside, spec.oci_layout_path, _base(spec, spec.oci_layout_path))
+        collect_tree(scratch, inside, spec.oci_layout_path, *_place(spec, spec.oci_layout_path))
         oci_layout_path = str(spec.oci_layout_path)
     return Exported(oci_layout_path=oci_layout_path, oci_tar_path=oci_tar_path, image_id=image_id)
 
@@ -187,9 +195,8 @@ def _give(parent: int, name: str, owner: tuple[int, int] | None) -> None:
 def _write_local(spec: BuildSpec, dest: Path, trees: Sequence[PlatformTree]) -> list[str]:
     """Apply the trees into a hidden directory beside `dest`, then rename it to `dest`
     (which may only be missing or an empty directory)."""
-    base = _base(spec, dest)
-    owner = owner_of(base)
-    parent = open_parent(dest, base)
+    base, owner = _place(spec, dest)
+    parent = open_parent(dest, base, owner)
     try:
         hidden = temp_name(dest.name)
         os.mkdir(hidden, 0o700, dir_fd=parent)
@@ -236,5 +243,5 @@ def _write_rootfs_tar(
     finally:
         remove_tree(tree)
     inside = PurePosixPath("/", packed.relative_to(scratch).as_posix())
-    collect_file(scratch, inside, dest, _base(spec, dest))
+    collect_file(scratch, inside, dest, *_place(spec, dest))
     return warnings

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ..utils.fs import hand_back
+from ..utils.users import WRITE, JobUser, job_user
 
 SUMMARY_LIMIT = 1024 * 1024
 
@@ -150,7 +151,7 @@ class Workflow:
             why = "a symbolic link" if e.errno == errno.ELOOP else (e.strerror or str(e))
             self.warning(f"{variable} ({path}) is {why}: not written")
             return None
-        refusal = _refusal(os.fstat(fd), _job_user(self.env))
+        refusal = _refusal(os.fstat(fd), job_user(self.env))
         if refusal:
             os.close(fd)
             self.warning(f"{variable} ({path}) is {refusal}: not written")
@@ -182,50 +183,21 @@ class Workflow:
         self._append("GITHUB_STEP_SUMMARY", markdown, limit=SUMMARY_LIMIT)
 
 
-def _refusal(st: os.stat_result, owner: int | None) -> str:
+def _refusal(st: os.stat_result, user: JobUser | None) -> str:
     """Why a file-command file is not one to write as root, or ""."""
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
-    if owner is not None and not _writable_by(st, owner):
+    # Root writes for the job's user only what that user could write itself (the runner's
+    # own files, act's 0666 ones).
+    if user is not None and not user.may(st, WRITE):
         return (
-            f"not writable by the job's user (uid {owner}): owned by uid {st.st_uid}, "
+            f"not writable by the job's user (uid {user.uid}): owned by uid {st.st_uid}, "
             f"mode {stat.S_IMODE(st.st_mode):o}"
         )
     if os.geteuid() == 0 and st.st_nlink != 1:
         # A hard link to another file, root's own for one: the runner makes a file of its own.
         return f"a file with {st.st_nlink} links"
     return ""
-
-
-def _writable_by(st: os.stat_result, uid: int) -> bool:
-    """Whether the file's mode lets user `uid` write it: root writes for the job's user
-    only what that user could write itself (the runner's own files, act's 0666 ones)."""
-    if st.st_uid == uid:
-        return bool(st.st_mode & stat.S_IWUSR)
-    if st.st_mode & stat.S_IWGRP and st.st_gid in _groups(uid):
-        return True
-    return bool(st.st_mode & stat.S_IWOTH)
-
-
-def _groups(uid: int) -> list[int]:
-    import pwd
-
-    try:
-        entry = pwd.getpwuid(uid)
-    except KeyError:
-        return []
-    return os.getgrouplist(entry.pw_name, entry.pw_gid)
-
-
-def _job_user(env: Mapping[str, str]) -> int | None:
-    """The user for whom root writes the file-command files: the user sudo was called by,
-    for the re-run; this user, when not root. None for a job run as root, which in a job
-    container writes the files of a runner that runs as another user outside it."""
-    uid = os.geteuid()
-    if uid != 0:
-        return uid
-    sudo_uid = env.get("SUDO_UID", "")
-    return int(sudo_uid) if sudo_uid.isdigit() else None
 
 
 class Phases:
