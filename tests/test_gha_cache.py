@@ -163,3 +163,24 @@ def test_the_caches_directory_is_not_part_of_the_context(
     place_context(str(root), built.paths, layout)
     staged = root / str(layout.context_dir).lstrip("/")
     assert sorted(os.listdir(staged)) == ["Dockerfile", "app.txt"]
+
+
+def test_a_cache_to_the_job_user_cannot_write_is_a_warning_and_the_cache_is_read(
+    ws: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    root_only = tmp_path_factory.mktemp("root-only")
+    os.chmod(root_only, 0o755)
+    raw = dict(DEFAULTS)
+    raw.update(
+        {
+            "cache-from": f"type=local,src={root_only}/c",
+            "cache-to": f"type=local,dest={root_only}/c",
+        }
+    )
+    built = build_spec(raw, str(ws), None, {"SUDO_UID": "1001", "SUDO_GID": "1001"})
+    assert built.local_cache is not None
+    assert (built.local_cache.src, built.local_cache.dest) == (root_only / "c", None)
+    (warning,) = built.warnings
+    assert warning.startswith("input 'cache-to': ") and warning.endswith(
+        "the layer cache is not written"
+    )

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from kaniko_action.errors import InputError
-from kaniko_action.spec.paths import output_base, output_path, resolve_paths, work_dir
+from kaniko_action.spec.paths import (
+    cache_directory,
+    output_base,
+    output_path,
+    resolve_paths,
+    work_dir,
+)
 from kaniko_action.utils.users import JobUser, job_user
 
 from .support.elsewhere import JOB_UID, OTHER_UID, elsewhere
@@ -228,6 +235,32 @@ class TestOutputsElsewhere:
                            if value.startswith("{shared}") else rf"^input '{name}': .*{message}"):  # fmt: skip
             output_path(name, ws, value.format(shared=shared), user=job())
         assert sorted(str(p) for p in shared.rglob("*")) == before
+
+    @pytest.mark.parametrize(
+        ("value", "refused"),
+        [
+            ("{shared}/mine/cache", None),
+            ("{shared}/sticky/cache", None),
+            ("{shared}/rootonly/cache", "does not let it create cache$"),
+            ("{shared}/link/cache", "goes through the symlink"),
+            ("{shared}/mine/file.txt", "exists and is not a directory"),
+            ("/tmp", "holds the workspace"),
+        ],
+    )
+    def test_a_local_cache_to_is_placed_as_an_output(
+        self, ws: Path, shared: Path, value: str, refused: str | None
+    ) -> None:
+        """root replaces cache-to's directory: only where the job's user could make it; a
+        cache-from is only read, from anywhere."""
+        path = value.format(shared=shared)
+        place = partial(cache_directory, "cache-to", ws, None, path, writes=True, user=job())
+        if refused is None:
+            assert place() == Path(path)
+        else:
+            with pytest.raises(InputError, match=rf"^input 'cache-to': .*{refused}"):
+                place()
+        src = f"{shared}/rootonly/layout"
+        assert cache_directory("cache-from", ws, None, src, writes=False) == Path(src)
 
     def test_the_group_s_bits_count_for_its_members(self, ws: Path, shared: Path) -> None:
         """`group` is root's with group 1002 rwx: uid 1002 (whose group it is) may."""

@@ -134,7 +134,15 @@ DEST = ["--destination=r/a:1", *DIGESTS]
                 "--no-push-cache",
             ],
         ),
-        ({"cache_to": "type=local,dest=.", "cache_from": "type=local,src=c"}, "error"),
+        # A dest that may not be written (it holds the workspace): read only, with a warning.
+        (
+            {"cache_to": "type=local,dest=.", "cache_from": "type=local,src=c"},
+            [
+                "--cache=true",
+                "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko",
+                "--no-push-cache",
+            ],
+        ),
         ({"cache_to": "type=local,dest=c", "cache_repo": "r/bc"}, "error"),
         ({"cache_to": "type=inline"}, []),
         ({"cache_from": "type=s3,bucket=b", "cache_to": "type=azblob,name=x"}, []),

@@ -589,19 +589,21 @@ def build_spec(
     if misplaced is not None:
         warnings.append(misplaced)
         cache = False
-    layer_cache = (
-        LocalCache(
-            cache_directory(
-                "cache-from", ws, temp, cache_settings.local_src, writes=False, work_base=work
-            ),
-            cache_directory(
-                "cache-to", ws, temp, cache_settings.local_dest, writes=True, work_base=work
-            ),
-            gha=compat.cache_gha_to,
+    layer_cache = None
+    if cache and local_cache:
+        src = cache_directory(
+            "cache-from", ws, temp, cache_settings.local_src, writes=False, work_base=work
         )
-        if cache and local_cache
-        else None
-    )
+        try:
+            cache_dest = cache_directory(
+                "cache-to", ws, temp, cache_settings.local_dest, writes=True,
+                work_base=work, user=user,
+            )  # fmt: skip
+        except InputError as e:
+            # A cache never fails a build: this one is read and not written.
+            warnings.append(f"{e}: the layer cache is not written")
+            cache_dest = None
+        layer_cache = LocalCache(src, cache_dest, gha=compat.cache_gha_to if cache_dest else None)
     login = parse_login(raw, references)
     registry_certificates, registry_client_certs = _certificates(raw, paths.workspace, temp)
     return BuildSpec(

@@ -433,22 +433,22 @@ def cache_directory(
     *,
     writes: bool,
     work_base: Path | None = None,
+    user: JobUser | None = None,
 ) -> Path | None:
     """The real path of a local cache directory (`src=` or `dest=`), relative to the
     workspace or absolute: anywhere on the runner (build-push-action's examples use /tmp),
-    but never in a kaniko-build work directory, and a `dest` never holding the workspace or
-    RUNNER_TEMP (it is replaced by the new cache)."""
+    but never in a kaniko-build work directory. A `dest`, which root replaces by the new
+    cache, is placed as an output is (`output_place`: never holding the workspace or
+    RUNNER_TEMP, outside them only where the job's `user` could write it) and must be a
+    directory if it exists."""
     if not value:
         return None
+    if writes:
+        real = output_place(name, f"'{value}'", workspace, value, runner_temp, work_base, user)
+        if os.path.lexists(real) and not os.path.isdir(real):
+            raise InputError(name, f"'{value}' exists and is not a directory")
+        return real
     real = Path(os.path.realpath(_absolute(workspace, value)))
     if _in_work_directory(real, workspace, (runner_temp, work_base)):
         raise InputError(name, f"'{value}' is inside a kaniko-build work directory")
-    if writes:
-        for held, what in ((workspace, "the workspace"), (runner_temp, "RUNNER_TEMP")):
-            if held is not None and is_within(held, real):
-                raise InputError(
-                    name, f"'{value}' holds {what}; give the cache a directory of its own"
-                )
-        if os.path.lexists(real) and not os.path.isdir(real):
-            raise InputError(name, f"'{value}' exists and is not a directory")
     return real
