@@ -39,6 +39,9 @@ from .support.elsewhere import JOB_UID, elsewhere
         ("./out", OutputPlan(local_dir="./out")),
         ("type=tar,dest=out/fs.tar", OutputPlan(rootfs_tar="out/fs.tar")),
         ("type=cacheonly", OutputPlan(cacheonly=True)),
+        # Pushes only with `push: true` (build_spec decides).
+        ("type=image", OutputPlan(unpushed_image="type=image")),
+        ("type=image,name=reg/app:1", OutputPlan(names=("reg/app:1",), unpushed_image="type=image,name=reg/app:1")),
         (
             "type=registry\ntype=local,dest=out\ntype=tar,dest=fs.tar",
             OutputPlan(push=True, local_dir="out", rootfs_tar="fs.tar"),
@@ -65,7 +68,7 @@ def test_mapped(value: str, plan: OutputPlan | None) -> None:
         ("type=docker", r"'type=docker' needs dest=FILE \(there is no Docker daemon to load into\)"),
         ("type=docker,dest=-", r"needs dest=FILE"),
         ("type=oci", r"'type=oci' needs dest=FILE$"),
-        ("type=image", r"without push=true there is no image store"),
+        ("type=image,push=false", r"without push=true there is no image store to keep the image in; add push=true, or write it with type=docker,dest=FILE$"),
         ("type=registry,push=false", r"without push=true"),
         ("type=registry,compression=zstd", r"attribute 'compression' of type=registry has no kaniko equivalent"),
         ("type=image,push=true,annotation.x=y", r"kaniko writes no annotations; use 'labels'"),

@@ -226,6 +226,24 @@ V2 = ["--destination=r/a:latest", *DIGESTS]
             [*NOT_PUSHED, f"--oci-layout-path={KD}/out/oci"],
             False,
         ),
+        # `push: true` adds a push to `outputs` that do not push, as buildx's --push does.
+        (
+            {"tags": "r/a:1", "push": "true", "outputs": "type=local,dest=out"},
+            [*PUSHED, f"--oci-layout-path={KD}/out/oci"],
+            False,
+        ),
+        (
+            {"tags": "r/a:1", "push": "true", "outputs": "type=docker,dest=i.tar"},
+            [*PUSHED, f"--tar-path={KD}/out/image.tar"],
+            False,
+        ),
+        ({"tags": "r/a:1", "push": "true", "outputs": "type=cacheonly"}, PUSHED, False),
+        ({"push": "true", "outputs": "type=image,name=r/a:1"}, PUSHED, False),
+        (
+            {"tags": "r/a:1", "push": "false", "outputs": "type=local,dest=out"},
+            [*NOT_PUSHED, f"--oci-layout-path={KD}/out/oci"],
+            False,
+        ),
     ],
 )
 def test_push_default_follows_the_interface(
@@ -594,6 +612,22 @@ def test_duplicate_destinations_collapse(ws: Path) -> None:
     [
         ({"push": "true"}, r"input 'tags': no destination to push to: set 'tags', or drop"),
         ({"outputs": "type=registry"}, r"input 'tags': no destination to push to"),
+        (
+            {"push": "true", "outputs": "type=local,dest=out"},
+            r"input 'tags': no destination to push to",
+        ),
+        (
+            {"tags": "r/a:1", "outputs": "type=image"},
+            r"input 'outputs': 'type=image': without push=true there is no image store to keep the image in; add push=true \(or set 'push: true'\), or write it",
+        ),
+        (
+            {"tags": "r/a:1", "push": "false", "outputs": "type=image"},
+            r"input 'outputs': 'type=image': without push=true",
+        ),
+        (
+            {"tags": "r/a:1", "push": "true", "outputs": "type=image,push=false"},
+            r"input 'outputs': 'type=image,push=false': without push=true .* add push=true, or",
+        ),
         ({"tags": "r/a:1", "push": "yes"}, r"input 'push': 'yes' is not a boolean"),
         ({"tags": "Bad/Ref"}, r"input 'tags': 'Bad/Ref' is not a valid image reference"),
         ({"image": "r/a:1"}, r"input 'image': 'r/a:1' must not carry a tag"),

@@ -114,12 +114,19 @@ def test_filesystem_outputs_make_kaniko_write_a_layout(
 
 
 def test_cacheonly_builds_without_any_output_or_push(ws: Path) -> None:
-    spec = spec_of(ws, tags="reg/app:1", push="true", outputs="type=cacheonly")
+    spec = spec_of(ws, tags="reg/app:1", outputs="type=cacheonly")
     assert not spec.push and not spec.writes_layout
     assert (spec.tar_path, spec.oci_layout_path, spec.local_dir) == (None, None, None)
     argv = executor_invocation(spec, chroot_layout(spec.paths)).argv
     assert "--no-push" in argv
     assert not [a for a in argv if a.startswith(("--oci-layout-path", "--tar-path"))]
+
+
+def test_cacheonly_with_push_true_pushes_as_buildx_push_does(ws: Path) -> None:
+    """buildx's --push adds a type=image,push=true export to what `outputs` says."""
+    spec = spec_of(ws, tags="reg/app:1", push="true", outputs="type=cacheonly")
+    assert spec.push and not spec.writes_layout
+    assert "--no-push" not in executor_invocation(spec, chroot_layout(spec.paths)).argv
 
 
 @pytest.mark.parametrize(

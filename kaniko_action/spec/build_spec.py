@@ -15,7 +15,7 @@ from ..utils.users import JobUser, job_user
 from .buildx import Translation, translate
 from .cache import LocalCache
 from .contexts import NamedContext, parse_build_contexts
-from .exports import OutputPlan, parse_outputs
+from .exports import OutputPlan, parse_outputs, unpushed_image_refused
 from .inputs import parse_bool, parse_list, parse_pairs
 from .login import Login, parse_login
 from .paths import (
@@ -344,14 +344,18 @@ def _certificates(
 
 
 def _push(raw: Mapping[str, str], plan: OutputPlan | None) -> bool | None:
-    """Whether to push; None when nothing says so, which build_spec decides by interface."""
+    """Whether to push; None when nothing says so, which build_spec decides by interface.
+
+    With `outputs`, they decide, and `push: true` adds a push to what they export (buildx's
+    `--push` adds a `type=image,push=true` export, or sets push=true on a type=image one)."""
     push = parse_bool("push", raw["push"]) if raw["push"] else None
     if plan is None:
         return push
     if plan.push and push is False:
         raise InputError("outputs", "pushes (type=registry or push=true) while 'push' is false")
-    # With `outputs`, they decide.
-    return plan.push
+    if plan.unpushed_image is not None and push is not True:
+        raise InputError("outputs", unpushed_image_refused(plan.unpushed_image, by_input=True))
+    return plan.push or push is True
 
 
 def v2_interface(raw: Mapping[str, str]) -> bool:

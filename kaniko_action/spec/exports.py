@@ -3,6 +3,7 @@ Pure.
 
     type=registry[,name=REF]            push
     type=image,push=true[,name=REF]     push
+    type=image[,name=REF]               push, with the `push` input true (buildx's --push)
     type=docker,dest=FILE[,name=REF]    docker-save tarball (as `tar-path`)
     type=oci,dest=FILE[,name=REF]       OCI image layout, as a tarball
     type=oci,dest=DIR,tar=false         OCI image layout directory (as `oci-layout-path`)
@@ -54,6 +55,9 @@ class OutputPlan:
     rootfs_tar: str | None = None
     # type=cacheonly: the build exports nothing.
     cacheonly: bool = False
+    # A type=image entry without push=true: it pushes only with the `push` input true (as
+    # buildx's --push sets push=true on it); refused otherwise (build_spec).
+    unpushed_image: str | None = None
 
 
 def _attributes(entry: str) -> dict[str, str]:
@@ -103,12 +107,23 @@ def _entry(entry: str) -> dict[str, str]:
     return attrs
 
 
+def unpushed_image_refused(entry: str, by_input: bool) -> str:
+    """Why an image export that does not push is refused; `by_input`: the `push` input
+    would make it push."""
+    push = "push=true (or set 'push: true')" if by_input else "push=true"
+    return (
+        f"'{entry}': without push=true there is no image store to keep the image in; add "
+        f"{push}, or write it with type=docker,dest=FILE"
+    )
+
+
 def parse_outputs(value: str) -> OutputPlan | None:
     """The plan, or None when `outputs` is empty."""
     entries = parse_list(value, commas=False)
     if not entries:
         return None
     push = False
+    unpushed: str | None = None
     files: dict[str, str] = {}
     names: list[str] = []
     parsed = [(entry, _entry(entry)) for entry in entries]
@@ -123,13 +138,12 @@ def parse_outputs(value: str) -> OutputPlan | None:
         names += [n.strip() for n in attrs.get("name", "").split(",") if n.strip()]
         if kind in ("registry", "image"):
             wanted = parse_bool(NAME, attrs.get("push", "true" if kind == "registry" else "false"))
-            if not wanted:
-                raise InputError(
-                    NAME,
-                    f"'{entry}': without push=true there is no image store to keep the image "
-                    "in; add push=true, or write it with type=docker,dest=FILE",
-                )
-            push = True
+            if wanted:
+                push = True
+            elif kind == "registry" or "push" in attrs:
+                raise InputError(NAME, unpushed_image_refused(entry, by_input=False))
+            else:
+                unpushed = unpushed or entry
             continue
         dest = attrs.get("dest", "")
         if not dest or dest == "-":
@@ -153,4 +167,5 @@ def parse_outputs(value: str) -> OutputPlan | None:
         names=tuple(dict.fromkeys(names)),
         local_dir=files.get("local"),
         rootfs_tar=files.get("tar"),
+        unpushed_image=unpushed,
     )
