@@ -3,8 +3,8 @@
 Before kaniko runs: check that the executor offers build secrets and stage them, pin the base
 images of `FROM --platform=...` stages, and ask the credential helpers for the registries the
 action itself will talk to (while the chroot is still as the action made it). Each returns
-what the executor's command line needs. After a push: read the pushed manifest back for the
-image ID.
+what the executor's command line needs. After a push: read the pushed manifest back for its
+descriptor and image ID.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from ..errors import InputError
 from ..executor.argv import Invocation, executor_invocation, executor_passthrough
 from ..executor.probe import executor_output, offers_secrets
 from ..executor.results import PushResult
+from ..oci.built import BuiltImage
+from ..oci.media import IMAGE_MANIFESTS
 from ..oci.platform import Platform, host_platform, parse_platform
 from ..platforms.plan import plan
 from ..sandbox.chroot import Sandbox
@@ -91,16 +93,20 @@ def prepare_executor(
     )
 
 
-def pushed_image_id(spec: BuildSpec, pushed: PushResult, ctx: RunContext) -> str | None:
-    """The image ID (config digest) of the manifest kaniko pushed, read back from the
-    registry; None, with a warning, when the registry does not tell."""
+def pushed_image(spec: BuildSpec, pushed: PushResult, ctx: RunContext) -> BuiltImage:
+    """The manifest kaniko pushed, read back from the registry for its media type, size and
+    config digest (the image ID); only its digest, with a warning, when the registry does not
+    tell."""
     if not spec.references:
-        return None
+        return BuiltImage(pushed.digest)
     from ..registry.client import RegistryRequestError
 
     ref = spec.references[0]
+    client = ctx.access.client
     try:
-        return ctx.access.client.config_digest(ref.registry, ref.repository, pushed.digest)
+        manifest = client.manifest(ref.registry, ref.repository, pushed.digest, IMAGE_MANIFESTS)
+        config = client.config_digest_of(ref.registry, ref.repository, manifest)
     except RegistryRequestError as e:
         ctx.workflow.warning(f"the 'imageid' output stays empty: {e}")
-        return None
+        return BuiltImage(pushed.digest)
+    return BuiltImage(pushed.digest, manifest.media_type, len(manifest.body), config)

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from ..errors import BuildFailed, InputError
 from ..executor.log import LogFacts
 from ..executor.results import PushResult
+from ..oci.built import BuiltImage
 from ..oci.index import PlatformImage, assemble_index
 from ..oci.layout import LayoutError, LayoutImage, merge_layouts, read_image
 from ..oci.platform import Platform, parse_platform
@@ -223,12 +224,9 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
         kaniko_version=next((p.kaniko_version for p in parts if p.kaniko_version), None),
         log=_merged_log(parts),
         pushed=pushed,
-        # build-push-action's imageid for a multi-platform build: the index digest.
-        image_id=digest,
+        image=BuiltImage(digest, index_media_type, len(body)) if digest is not None else None,
         exported=exported,
         platform_images=images,
-        index_media_type=index_media_type,
-        index_digest=digest,
         run_environment="; ".join(dict.fromkeys(p.run_environment for p in parts if p.run_environment))
         or None,
     )

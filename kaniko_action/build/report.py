@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..oci.index import platform_metadata
 from ..spec.build_spec import BuildSpec
+from ..spec.references import DOCKER_HUB
 from .single import BuildOutcome, FailedBuild
 
 
@@ -17,9 +18,15 @@ from .single import BuildOutcome, FailedBuild
 class BuildReport:
     destinations: Sequence[str] = ()
     pushed: bool = False
+    # build-push-action's outputs, as buildx reports them (see assemble): the manifest (or
+    # index) digest, the image ID, and the keys of the `metadata` output they come from.
     digest: str | None = None
     image: str | None = None
     image_id: str | None = None
+    config_digest: str | None = None
+    media_type: str | None = None
+    size: int | None = None
+    image_name: str | None = None
     kaniko_version: str | None = None
     base_images: Sequence[str] = ()
     cache_enabled: bool = False
@@ -31,9 +38,8 @@ class BuildReport:
     # The image's filesystem: `outputs` type=local and type=tar.
     local_dir: str | None = None
     rootfs_tar_path: str | None = None
-    # Multi-platform builds: each platform's manifest digest and image ID, and the index type.
+    # Multi-platform builds: each platform's manifest digest and image ID.
     platforms: Sequence[Mapping[str, str]] = ()
-    index_media_type: str | None = None
     # What RUN steps got: namespaces of their own, or the plain chroot and why.
     run_environment: str | None = None
     phases: Mapping[str, float] = field(default_factory=dict)
@@ -41,22 +47,31 @@ class BuildReport:
     failure: str | None = None
     failure_location: str | None = None
 
+    def buildx_metadata(self) -> dict[str, object]:
+        """The keys buildx's metadata file has for this build, with their meanings; a key
+        buildx would leave out is left out."""
+        keys: dict[str, object] = {}
+        if self.config_digest:
+            keys["containerimage.config.digest"] = self.config_digest
+        if self.digest and self.media_type and self.size is not None:
+            keys["containerimage.descriptor"] = {
+                "mediaType": self.media_type,
+                "digest": self.digest,
+                "size": self.size,
+            }
+        if self.digest:
+            keys["containerimage.digest"] = self.digest
+        if self.image_name:
+            keys["image.name"] = self.image_name
+        return keys
+
     def metadata(self) -> str:
-        descriptor = (
-            {"mediaType": self.index_media_type, "digest": self.digest}
-            if self.index_media_type and self.digest
-            else None
-        )
         return json.dumps(
             {
+                **self.buildx_metadata(),
                 "destinations": list(self.destinations) if self.pushed else [],
                 "digest": self.digest,
-                "containerimage.digest": self.digest,
-                # An index has no configuration; buildx leaves this out for several platforms.
-                "containerimage.config.digest": None if self.platforms else self.image_id,
-                "containerimage.descriptor": descriptor,
                 "platforms": [dict(p) for p in self.platforms],
-                "image.name": ",".join(self.destinations),
                 "image": self.image,
                 "imageid": self.image_id,
                 "kaniko.version": self.kaniko_version,
@@ -78,6 +93,29 @@ class BuildReport:
         )
 
 
+def exports_image(spec: BuildSpec) -> bool:
+    """Whether one of buildx's image exporters runs for `spec`: a push (type=image or
+    type=registry), type=docker or type=oci; not type=local, type=tar, type=cacheonly, nor a
+    build that is only built."""
+    return spec.push or any(
+        p is not None for p in (spec.tar_path, spec.oci_layout_path, spec.oci_tar_path)
+    )
+
+
+def image_names(spec: BuildSpec) -> str | None:
+    """buildx's `image.name`: the tags as given when pushed; as the docker and oci exporters
+    write them into their files otherwise (`docker.io/library/app:latest`)."""
+    if not spec.destinations:
+        return None
+    if spec.push:
+        return ",".join(spec.destinations)
+    return ",".join(
+        f"{'docker.io' if r.registry == DOCKER_HUB else r.registry}/{r.repository}:"
+        + (r.tag or "latest")
+        for r in spec.references
+    )
+
+
 def assemble(
     spec: BuildSpec,
     outcome: BuildOutcome | None,
@@ -88,18 +126,34 @@ def assemble(
     failed: FailedBuild | None = None,
 ) -> BuildReport:
     """The report of a build that ended with `outcome`, or failed (with what the failed
-    build still told, when it got that far)."""
+    build still told, when it got that far).
+
+    `digest` and `imageid` are set when build-push-action sets them: `digest` (buildx's
+    `containerimage.digest`) whenever an image exporter ran (exports_image); `imageid`
+    then too, unless `outputs` has type=local or type=tar (build-push-action passes buildx no
+    `--iidfile` then): the config digest, or for several platforms the index digest (an
+    index has no configuration), as buildx writes it."""
     done = outcome or BuildOutcome()
     version = done.kaniko_version or (failed.kaniko_version if failed else None)
     log = failed.log if outcome is None and failed is not None else done.log
     environment = done.run_environment or (failed.run_environment if failed else None)
     pushed = done.pushed
+    image = done.image if exports_image(spec) else None
+    config = image.config_digest if image is not None and not spec.platforms else None
+    with_iidfile = spec.local_dir is None and spec.rootfs_tar_path is None
+    image_id = None
+    if image is not None and with_iidfile:
+        image_id = image.digest if spec.platforms else config
     return BuildReport(
         destinations=tuple(spec.destinations),
         pushed=pushed is not None,
-        digest=pushed.digest if pushed else done.index_digest,
+        digest=image.digest if image else None,
         image=pushed.image if pushed else None,
-        image_id=done.image_id,
+        image_id=image_id,
+        config_digest=config,
+        media_type=image.media_type if image else None,
+        size=image.size if image else None,
+        image_name=image_names(spec) if image else None,
         kaniko_version=version,
         base_images=log.base_images,
         cache_enabled=spec.cache,
@@ -111,7 +165,6 @@ def assemble(
         local_dir=done.exported.local_dir,
         rootfs_tar_path=done.exported.rootfs_tar_path,
         platforms=tuple(platform_metadata(done.platform_images)),
-        index_media_type=done.index_media_type,
         run_environment=environment,
         phases=dict(phases),
         duration=duration,

@@ -14,7 +14,8 @@ from ..executor.argv import Invocation
 from ..executor.log import LogFacts, LogWatcher
 from ..executor.probe import VersionProbe
 from ..executor.process import run_in_chroot
-from ..executor.results import PushResult, read_result
+from ..executor.results import PushResult, read_digest, read_result
+from ..oci.built import BuiltImage, built_image
 from ..oci.index import PlatformImage
 from ..registry.credentials import helpers_in_use, write_docker_config
 from ..sandbox.chroot import Sandbox
@@ -31,7 +32,7 @@ from ..staging.files import stage_cache_dir, stage_certificates, stage_context
 from ..staging.files import stage_files_in_place
 from .caching import restore_cache, save_cache
 from .context import RunContext
-from .hooks import prepare_executor, pushed_image_id
+from .hooks import prepare_executor, pushed_image
 
 # The multi-platform flow's step inside the sandbox after a successful build: collect the
 # platform's image and push it by digest.
@@ -45,12 +46,12 @@ class BuildOutcome:
     kaniko_version: str | None = None
     log: LogFacts = LogFacts()
     pushed: PushResult | None = None
-    image_id: str | None = None
+    # The image manifest pushed or written (several platforms: the index over them), when
+    # kaniko, its files or the registry told it.
+    image: BuiltImage | None = None
     exported: Exported = Exported()
-    # Several platforms: each platform's image, and the index over them (pushed or written).
+    # Several platforms: each platform's image.
     platform_images: tuple[PlatformImage, ...] = ()
-    index_media_type: str | None = None
-    index_digest: str | None = None
     # What RUN steps got (RunEnvironment.summary()).
     run_environment: str | None = None
 
@@ -218,7 +219,8 @@ def build_image(
                 failure.details = FailedBuild(version, watcher.facts(), used.summary())
                 raise failure
             pushed: PushResult | None = None
-            image_id: str | None = None
+            pushed_manifest: BuiltImage | None = None
+            digest: str | None = None
             if spec.push:
                 pushed = read_result(
                     sandbox.root,
@@ -226,7 +228,10 @@ def build_image(
                     layout.image_name_with_digest_file,
                     spec.references,
                 )
-                image_id = pushed_image_id(spec, pushed, ctx)
+                pushed_manifest = pushed_image(spec, pushed, ctx)
+            elif spec.destinations:
+                # kaniko writes the manifest digest without pushing too.
+                digest = read_digest(sandbox.root, layout.digest_file)
             save_cache(spec, sandbox, layout, watcher.facts(), ctx)
             platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
             assert sandbox.workdir is not None
@@ -241,7 +246,7 @@ def build_image(
         kaniko_version=version,
         log=watcher.facts(),
         pushed=pushed,
-        image_id=image_id or exported.image_id,
+        image=built_image(pushed_manifest, digest, exported.manifest, exported.image_id),
         exported=exported,
         platform_images=(platform_image,) if platform_image else (),
         run_environment=used.summary(),

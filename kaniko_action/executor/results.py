@@ -40,6 +40,18 @@ def _read_chroot_file(root: Path, inside: PurePosixPath, what: str) -> str | Non
     return data.decode("utf-8", errors="replace")
 
 
+def read_digest(root: Path, digest_file: PurePosixPath) -> str | None:
+    """The image manifest digest kaniko wrote into the chroot at `root` (it writes it whether
+    or not it pushes, when it has a destination); None when it wrote none."""
+    text = _read_chroot_file(root, digest_file, "digest file")
+    if text is None:
+        return None
+    digest = text.strip()
+    if not _DIGEST.match(digest):
+        raise BuildFailed("kaniko's digest file does not hold a sha256 digest")
+    return digest
+
+
 def read_result(
     root: Path,
     digest_file: PurePosixPath,
@@ -51,12 +63,9 @@ def read_result(
     Their content is only used when it has the expected shape: the digest a sha256 digest,
     each name one of the destinations with that digest. Nothing of it is echoed otherwise.
     """
-    text = _read_chroot_file(root, digest_file, "digest file")
-    if text is None:
+    digest = read_digest(root, digest_file)
+    if digest is None:
         raise BuildFailed("kaniko finished but wrote no digest file")
-    digest = text.strip()
-    if not _DIGEST.match(digest):
-        raise BuildFailed("kaniko's digest file does not hold a sha256 digest")
     wanted = {(r.registry, r.repository) for r in destinations}
     names: list[str] = []
     for line in (_read_chroot_file(root, names_file, "image name file") or "").splitlines():

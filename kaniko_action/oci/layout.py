@@ -65,6 +65,17 @@ def image_id(directory: Path) -> str | None:
     return digest if _DIGEST.match(digest) else None
 
 
+def top_descriptor(directory: Path) -> Descriptor | None:
+    """The descriptor of the first manifest (or index) a layout's index.json lists; None when
+    the layout is unreadable or its digest is not a sha256 digest."""
+    try:
+        index = json.loads((directory / "index.json").read_bytes())
+        descriptor = _descriptor(index["manifests"][0])
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
+    return descriptor if _DIGEST.match(descriptor.digest) else None
+
+
 def _descriptor(entry: Any) -> Descriptor:
     if not isinstance(entry, dict):
         raise LayoutError("descriptor is not an object")

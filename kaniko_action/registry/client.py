@@ -787,11 +787,20 @@ class RegistryClient:
 
     def config_digest(self, registry: str, repository: str, digest: str) -> str:
         """The config digest (image ID) of the image manifest `digest`."""
-        manifest = self.manifest(registry, repository, digest, IMAGE_MANIFESTS).json()
-        config = manifest.get("config")
+        manifest = self.manifest(registry, repository, digest, IMAGE_MANIFESTS)
+        return self.config_digest_of(registry, repository, manifest)
+
+    def config_digest_of(self, registry: str, repository: str, manifest: Manifest) -> str:
+        """The config digest (image ID) of an image manifest read from `repository`."""
+        try:
+            config = manifest.json().get("config")
+        except ValueError:
+            config = None
         value = config.get("digest") if isinstance(config, dict) else None
         if not isinstance(value, str) or not value.startswith("sha256:"):
-            raise self._fail(registry, f"{registry}/{repository}@{digest} has no config digest")
+            raise self._fail(
+                registry, f"{registry}/{repository}@{manifest.digest} has no config digest"
+            )
         return value
 
     def pull_manifest(self, registry: str, repository: str, reference: str) -> Manifest:

@@ -44,7 +44,8 @@ Warn = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Exported:
-    """The files written, and the image ID they give (the config digest)."""
+    """The files written, the image ID they give (the config digest) and the descriptor of
+    the manifest (or index) an OCI output holds."""
 
     tar_path: str | None = None
     oci_layout_path: str | None = None
@@ -52,6 +53,7 @@ class Exported:
     image_id: str | None = None
     local_dir: str | None = None
     rootfs_tar_path: str | None = None
+    manifest: oci_layout.Descriptor | None = None
 
 
 def _place(spec: BuildSpec, path: Path) -> tuple[Path, Owner]:
@@ -97,6 +99,7 @@ def export_build(
         image_id=image_id or exported.image_id,
         local_dir=trees.local_dir,
         rootfs_tar_path=trees.rootfs_tar_path,
+        manifest=exported.manifest,
     )
 
 
@@ -107,6 +110,7 @@ def export_layout(spec: BuildSpec, directory: Path, scratch: Path) -> Exported:
     if spec.oci_tar_path is None and spec.oci_layout_path is None:
         return Exported()
     image_id = oci_layout.image_id(directory)
+    manifest = oci_layout.top_descriptor(directory)
     oci_tar_path: str | None = None
     if spec.oci_tar_path is not None:
         packed = scratch / "oci.tar"
@@ -119,7 +123,12 @@ def export_layout(spec: BuildSpec, directory: Path, scratch: Path) -> Exported:
         inside = PurePosixPath("/", directory.relative_to(scratch).as_posix())
         collect_tree(scratch, inside, spec.oci_layout_path, *_place(spec, spec.oci_layout_path))
         oci_layout_path = str(spec.oci_layout_path)
-    return Exported(oci_layout_path=oci_layout_path, oci_tar_path=oci_tar_path, image_id=image_id)
+    return Exported(
+        oci_layout_path=oci_layout_path,
+        oci_tar_path=oci_tar_path,
+        image_id=image_id,
+        manifest=manifest,
+    )
 
 
 def platform_directory(platform: str) -> str:
