@@ -229,15 +229,15 @@ def build_image(
                     spec.references,
                 )
                 pushed_manifest = pushed_image(spec, pushed, ctx)
-            elif spec.destinations:
-                # kaniko writes the manifest digest without pushing too.
-                digest = read_digest(sandbox.root, layout.digest_file)
             save_cache(spec, sandbox, layout, watcher.facts(), ctx)
             platform_image = on_image(sandbox, layout, watcher.facts()) if on_image else None
             assert sandbox.workdir is not None
             exported = export_build(
                 spec, sandbox.root, layout, sandbox.workdir, ctx.workflow.warning
             )
+            if exported.tar_path and exported.manifest is None and not spec.push:
+                # A docker tarball holds no manifest; kaniko wrote its digest, pushing or not.
+                digest = read_digest(sandbox.root, layout.digest_file)
             ctx.phases.start("Clean up")
     finally:
         ctx.workflow.flush_untrusted()
