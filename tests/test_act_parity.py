@@ -10,8 +10,12 @@ the build does. `/tmp/...` paths become paths in the test's directory."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -281,3 +285,180 @@ def test_test_before_push_is_refused_with_the_reason(
     run = run_workflow(tmp_path, registry, steps, {"Dockerfile": f"FROM {busybox_image}\n"})
     assert run.returncode != 0
     assert "input 'load'" in run.log and "no Docker daemon" in run.log
+
+
+def report_outputs(step: str, reports: Path) -> str:
+    """A step writing step `step`'s digest, imageid and metadata outputs into `reports`, each
+    in a file of its own (an empty file: the output is empty)."""
+    return f"""\
+      - name: Report the outputs of {step}
+        env:
+          DIGEST: ${{{{ steps.{step}.outputs.digest }}}}
+          IMAGEID: ${{{{ steps.{step}.outputs.imageid }}}}
+          METADATA: ${{{{ steps.{step}.outputs.metadata }}}}
+        run: |
+          mkdir -p {reports}/{step}
+          printf '%s' "$DIGEST" > {reports}/{step}/digest
+          printf '%s' "$IMAGEID" > {reports}/{step}/imageid
+          printf '%s' "$METADATA" > {reports}/{step}/metadata
+"""
+
+
+def reported(reports: Path, step: str) -> tuple[str, str, dict[str, Any]]:
+    """(digest, imageid, metadata) as the job's next step received them."""
+    folder = reports / step
+    metadata = json.loads((folder / "metadata").read_text())
+    assert isinstance(metadata, dict)
+    return (folder / "digest").read_text(), (folder / "imageid").read_text(), metadata
+
+
+BUILDX_KEYS = ("containerimage.", "image.name")
+
+
+def test_build_only_sets_the_outputs_buildx_sets_without_an_export(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """No push and no `outputs` (buildx with the docker-container driver of
+    setup-buildx-action: the result stays in the build cache): `digest` and `imageid` empty,
+    `metadata` set, without the keys of an image export."""
+    reports = tmp_path / "reports"
+    steps = f"""\
+      - name: Build
+        id: build
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: false
+          tags: {registry.host}/parity/built:latest
+""" + report_outputs("build", reports)
+    run = run_workflow(tmp_path / "job", registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "built\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    digest, imageid, metadata = reported(reports, "build")
+    assert (digest, imageid) == ("", "")
+    assert [k for k in metadata if k.startswith(BUILDX_KEYS)] == []
+    assert metadata["base-images"] == [busybox_image]
+    assert registry.client().tags("parity/built") == []
+
+
+def test_a_docker_tarball_sets_digest_and_imageid_of_the_image_it_holds(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Share built image between jobs" writes a docker tarball (type=docker,dest=):
+    `imageid` is the config the tarball holds, `digest` the manifest of its image. A second
+    step pushes the same build (the action's `reproducible` input makes kaniko build the same
+    image twice): the registry's manifest has that digest and names the tarball's config and
+    layers."""
+    reports = tmp_path / "reports"
+    saved = tmp_path / "saved.tar"
+    steps = (
+        f"""\
+      - name: Build and export
+        id: export
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          tags: {registry.host}/parity/shared:latest
+          outputs: type=docker,dest=${{{{ runner.temp }}}}/myimage.tar
+          reproducible: true
+"""
+        + report_outputs("export", reports)
+        + f"""\
+      - name: Keep the tarball
+        run: cp "$RUNNER_TEMP/myimage.tar" {saved}
+      - name: Build and push the same
+        id: push
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: true
+          tags: {registry.host}/parity/shared:latest
+          reproducible: true
+"""
+        + report_outputs("push", reports)
+    )
+    run = run_workflow(tmp_path / "job", registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "shared\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    digest, imageid, metadata = reported(reports, "export")
+    with tarfile.open(saved) as tar:
+        (entry,) = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
+        config = tar.extractfile(entry["Config"]).read()  # type: ignore[union-attr]
+    assert entry["RepoTags"] == [f"{registry.host}/parity/shared:latest"]
+    assert imageid == "sha256:" + hashlib.sha256(config).hexdigest()
+    assert metadata["containerimage.config.digest"] == imageid
+    assert metadata["containerimage.digest"] == digest
+    assert metadata["image.name"] == f"{registry.host}/parity/shared:latest"
+    pushed = registry.client().get_manifest("parity/shared", "latest")
+    assert digest == pushed.digest
+    assert pushed.manifest["config"]["digest"] == imageid
+    layers = [layer["digest"].removeprefix("sha256:") for layer in pushed.manifest["layers"]]
+    assert [name.split(".")[0].removeprefix("sha256:") for name in entry["Layers"]] == layers
+    assert reported(reports, "push")[:2] == (digest, imageid)
+
+
+def test_a_push_sets_the_registrys_digest_and_config_digest(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """`digest` is the manifest the registry holds under the tag, `imageid` the config that
+    manifest names, `metadata` has buildx's keys for them."""
+    reports = tmp_path / "reports"
+    steps = f"""\
+      - name: Build and push
+        id: build
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: true
+          tags: {registry.host}/parity/pushed:1,{registry.host}/parity/pushed:latest
+""" + report_outputs("build", reports)
+    run = run_workflow(tmp_path / "job", registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "pushed\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    digest, imageid, metadata = reported(reports, "build")
+    client = registry.client()
+    pushed = client.get_manifest("parity/pushed", "1")
+    _digest, body, media_type = client.get_manifest_bytes("parity/pushed", "latest")
+    assert digest == pushed.digest == _digest
+    assert imageid == pushed.manifest["config"]["digest"]
+    assert {k: v for k, v in metadata.items() if k.startswith(BUILDX_KEYS)} == {
+        "containerimage.digest": digest,
+        "containerimage.config.digest": imageid,
+        "containerimage.descriptor": {"mediaType": media_type, "digest": digest, "size": len(body)},
+        "image.name": f"{registry.host}/parity/pushed:1,{registry.host}/parity/pushed:latest",
+    }
+
+
+def test_push_true_with_a_local_export_pushes_and_exports(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """`push: true` with `outputs: type=local,dest=...`: buildx's --push adds a push to the
+    local export, so the image is pushed and its filesystem written; build-push-action passes
+    no image ID file with a local export, so `imageid` stays empty."""
+    reports = tmp_path / "reports"
+    steps = f"""\
+      - name: Build, push and export
+        id: build
+        uses: docker/build-push-action@v6
+        with:
+          context: .
+          push: true
+          tags: {registry.host}/parity/both:latest
+          outputs: type=local,dest=${{{{ runner.temp }}}}/out
+      - name: Read the export
+        run: echo "parity local=$(cat "$RUNNER_TEMP/out/srv/app.txt")"
+""" + report_outputs("build", reports)
+    run = run_workflow(tmp_path / "job", registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nCOPY app.txt /srv/\n", "app.txt": "both\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    assert "parity local=both" in run.log
+    digest, imageid, metadata = reported(reports, "build")
+    client = registry.client()
+    assert client.image_files("parity/both", "latest")["srv/app.txt"].text == "both\n"
+    assert digest == client.get_manifest("parity/both", "latest").digest
+    assert imageid == ""
+    assert metadata["containerimage.digest"] == digest

@@ -28,6 +28,7 @@ def test_file_outputs_without_pushing(
     harness.write("Dockerfile", f"FROM {busybox_image}\nRUN echo exported > /exported\n")
     run = harness.run(
         tags=f"{registry.host}/outputs/files:1",
+        push="",
         insecure_registries=registry.host,
         outputs=(
             "type=docker,dest=out/image.tar\n"
@@ -36,9 +37,9 @@ def test_file_outputs_without_pushing(
         ),
     )
     assert run.returncode == 0, run.stdout
-    # `push` keeps its default (true), but `outputs` names no registry: nothing is pushed.
+    # `push` is left out (build-push-action's default, false) and `outputs` names no
+    # registry: nothing is pushed.
     assert registry.client().tags("outputs/files") == []
-    assert "digest" not in run.outputs
     out = harness.workspace / "out"
     with tarfile.open(out / "image.tar") as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
@@ -55,11 +56,16 @@ def test_file_outputs_without_pushing(
     assert all(f"blobs/sha256/{layer['digest'][7:]}" in names for layer in image["layers"])
     layout_index = json.loads((out / "layout" / "index.json").read_text())
     assert layout_index["manifests"][0]["digest"] == digest
+    # Not pushed, but written as images: `digest` is set, as buildx's exporters set it.
+    assert run.outputs["digest"] == digest
+    assert "image" not in run.outputs
     assert run.outputs["tar-path"] == str(out / "image.tar")
     assert run.outputs["oci-layout-path"] == str(out / "layout")
     metadata = json.loads(run.outputs["metadata"])
     assert metadata["oci-tar-path"] == str(out / "image.oci.tar")
     assert metadata["containerimage.config.digest"] == imageid
+    assert metadata["containerimage.descriptor"] == index["manifests"][0] | {"digest": digest}
+    assert metadata["image.name"] == f"{registry.host}/outputs/files:1"
     assert_clean_except_outputs(run.host_changes, harness)
 
 
@@ -94,8 +100,10 @@ RUN mkdir -p /.kaniko-build/out/oci && ln -s /etc /.kaniko-build/out/oci/blobs
 @pytest.mark.parametrize(
     "inputs",
     [
-        {"outputs": "type=oci,dest=out/image.tar"},
-        {"outputs": "type=local,dest=out/fs"},
+        # Not pushed (`push` left out): with `push: true` kaniko pushes before the layout is
+        # collected.
+        {"outputs": "type=oci,dest=out/image.tar", "push": ""},
+        {"outputs": "type=local,dest=out/fs", "push": ""},
         {"platforms": "linux/amd64,linux/386"},
     ],
     ids=["oci-tarball", "local", "two-platforms"],
@@ -137,6 +145,7 @@ def test_local_and_tar_outputs_write_the_filesystem_without_following_its_links(
     for path in harness.workspace.rglob("*"):
         os.chown(path, 1001, 1001, follow_symlinks=False)
     run = harness.run(
+        push="",
         insecure_registries=registry.host,
         outputs="type=local,dest=out/fs\ntype=tar,dest=out/fs.tar",
     )
@@ -162,6 +171,9 @@ def test_local_and_tar_outputs_write_the_filesystem_without_following_its_links(
     assert not any(name == "gone" or name.startswith("gone/") for name in members)
     assert os.stat(harness.workspace / "out" / "fs.tar").st_uid == 1001
     metadata = json.loads(run.outputs["metadata"])
+    # No image exporter ran: build-push-action sets neither output.
+    assert "digest" not in run.outputs and "imageid" not in run.outputs
+    assert not [k for k in metadata if k.startswith(("containerimage.", "image.name"))]
     assert metadata["local-dir"] == str(fs)
     assert metadata["rootfs-tar-path"] == str(harness.workspace / "out" / "fs.tar")
     assert "| Filesystem | `" in run.summary
@@ -176,12 +188,13 @@ def test_cacheonly_builds_and_exports_nothing(
     repo = "outputs/cacheonly"
     run = harness.run(
         tags=f"{registry.host}/{repo}:1",
+        push="",
         insecure_registries=registry.host,
         outputs="type=cacheonly",
     )
     assert run.returncode == 0, run.stdout
     assert registry.client().tags(repo) == []
-    assert "digest" not in run.outputs
+    assert "digest" not in run.outputs and "imageid" not in run.outputs
     assert sorted(os.listdir(harness.workspace)) == ["Dockerfile"]
     assert_clean(run)
 
