@@ -347,6 +347,7 @@ def test_outputs_outside_the_workspace_are_the_runner_s_through_sudo(
     before = HostSnapshot.take(job.host(job.workspace), job.host(job.runner_temp))
     run = job.step(
         tags=f"{registry.host}/team/exported:1",
+        push="",
         insecure_registries=registry.host,
         outputs=f"type=docker,dest={job.home}/exports/image.tar\n"
         f"type=local,dest={job.home}/exports/fs",

@@ -237,6 +237,7 @@ def test_outputs_outside_the_workspace_as_docker_s_examples_write_them(
         tarball, fs = base / "exports" / "image.tar", base / "fs"
         run = harness.run(
             tags=f"{registry.host}/outputs/elsewhere:1",
+            push="",
             insecure_registries=registry.host,
             outputs=f"type=docker,dest={tarball}\ntype=local,dest={fs}",
         )
