@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import executor_dir
 from .support.action import ActionHarness
 from .support.registry import Registry
 
@@ -80,3 +81,41 @@ def test_a_local_cache_is_written_then_hit(
     assert "does not have that digest" in third.stdout
     assert client.image_files("e2e/local-cache", "3")["built"].text == "built from v2\n"
     assert third.host_changes == [], third.host_changes
+
+
+def test_cache_mounts_travel_with_a_local_cache(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """`RUN --mount=type=cache` (the maintained executor): what one build's RUN step left in
+    the mount is there for the next build's, through cache-to's directory, owners kept."""
+    workspace = tmp_path / "workspace"
+    runner_temp = tmp_path / "runner-temp"
+    workspace.mkdir()
+    runner_temp.mkdir()
+    os.chown(workspace, *RUNNER)
+    harness = ActionHarness(workspace, runner_temp, executor_dir("fork"))
+    harness.write(
+        "Dockerfile",
+        f"FROM {busybox_image}\nARG N\n"
+        "RUN --mount=type=cache,target=/var/cache/app "
+        "sh -c 'cd /var/cache/app; cat runs > /seen 2>/dev/null; stat -c %u runs >> /seen "
+        "2>/dev/null; echo $N >> runs; chown 123 runs'\n",
+    )
+    cache = tmp_path / "buildx-cache"
+    common = {
+        "push": "true",
+        "insecure_registries": registry.host,
+        "cache_from": f"type=local,src={cache}",
+        "cache_to": f"type=local,dest={cache},mode=max",
+    }
+    seen = []
+    for n in ("1", "2"):
+        run = harness.run(tags=f"{registry.host}/e2e/mounts:{n}", build_args=f"N={n}", **common)
+        assert run.returncode == 0, run.stdout
+        assert run.host_changes == [], run.host_changes
+        assert "::warning" not in run.stdout, run.stdout
+        assert "Layer cache: cache mounts (" in run.stdout
+        seen.append(registry.client().image_files("e2e/mounts", n)["seen"].text)
+    assert seen == ["", "1\n123\n"]
+    mounts = cache / "cache-mounts.tar"
+    assert (os.lstat(mounts).st_uid, os.lstat(mounts).st_gid) == RUNNER

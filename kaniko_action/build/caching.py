@@ -5,6 +5,7 @@ cannot be read or written is a warning, and the build goes on (or ends) as witho
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, host_path
 from ..spec.build_spec import BuildSpec
 from ..staging.collect import owner_of
+from ..staging.cache_mounts import MOUNTS_FILE, MountsPacker, restore_mounts
 from ..staging.layer_cache import ENTRY, collect_layer_cache, stage_layer_cache
 from ..utils.fs import remove_tree, walk_beneath
 from .context import RunContext
@@ -45,6 +47,23 @@ def restore_cache(spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, ctx: 
     warning = copied.describe(f"input 'cache-from' ({local.src})")
     if warning:
         ctx.workflow.warning(warning)
+    caches = Path(host_path(str(sandbox.root), layout.cache_mounts_dir))
+    try:
+        left_out = restore_mounts(local.src, caches)
+    except OSError as e:
+        remove_tree(caches)
+        ctx.workflow.warning(
+            f"input 'cache-from': the cache mounts in {local.src} cannot be read "
+            f"({e.strerror or e}): RUN steps start with empty cache mounts"
+        )
+        return
+    if left_out is not None:
+        ctx.workflow.echo(f"Layer cache: cache mounts from {local.src}")
+    if left_out:
+        ctx.workflow.warning(
+            f"input 'cache-from': {left_out} entries of the cache mounts in {local.src} were "
+            "left out (links leading out, devices or fifos)"
+        )
 
 
 def save_cache(
@@ -56,12 +75,15 @@ def save_cache(
     if local is None or local.dest is None:
         return
     parts = tuple(str(layout.layer_cache_dir).lstrip("/").split("/"))
+    owner = owner_of(spec.paths.workspace)
+    mounts = MountsPacker(sandbox.root, layout.cache_mounts_dir, owner)
     try:
         fd = walk_beneath(sandbox.root, parts)
         try:
             copied = collect_layer_cache(
-                fd, local.dest, owner_of(spec.paths.workspace), facts.cache_keys, merge=local.merge
-            )
+                fd, local.dest, owner, facts.cache_keys, merge=local.merge,
+                extra=mounts,
+            )  # fmt: skip
         finally:
             os.close(fd)
     except OSError as e:
@@ -71,6 +93,13 @@ def save_cache(
         )
         return
     ctx.workflow.echo(f"Layer cache: {len(copied.keys)} entries written to {local.dest}")
+    if mounts.packed is not None:
+        ctx.workflow.echo(f"Layer cache: cache mounts ({mounts.packed / 2**20:.1f} MiB) kept")
+    if mounts.problem is not None:
+        ctx.workflow.warning(
+            f"input 'cache-to': the cache mounts were not kept in {local.dest} "
+            f"({mounts.problem}); the image and the layer cache are not affected"
+        )
     warning = copied.describe(f"the build's layer cache (for {local.dest})")
     if warning:
         ctx.workflow.warning(warning)
@@ -85,12 +114,26 @@ def gha_cache_key(spec: BuildSpec, restored: str, echo: Callable[[str], None]) -
         return None
     try:
         names = [name for name in os.listdir(local.dest) if ENTRY.match(name)]
+        mounts = _digest(local.dest / MOUNTS_FILE)
     except OSError:
         return None
-    if not names:
+    if not names and mounts is None:
         return None
-    key = local.gha.key(names)
+    key = local.gha.key([*names, *([f"{MOUNTS_FILE}:{mounts}"] if mounts else [])])
     if key == restored:
         echo(f"Layer cache: the same {len(names)} entries as restored; not saved again")
         return None
     return key
+
+
+def _digest(path: Path) -> str | None:
+    """The sha256 of a file the action wrote, or None when there is none."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -59,6 +59,12 @@ class ChrootLayout:
         return f"oci:{self.layer_cache_dir / LAYER_CACHE_NAME}"
 
     @property
+    def cache_mounts_dir(self) -> PurePosixPath:
+        """Where the maintained executor keeps `RUN --mount=type=cache` contents (its
+        KanikoCacheDir), one directory per cache id (staging/cache_mounts.py)."""
+        return self.kaniko_dir / "caches"
+
+    @property
     def outputs_dir(self) -> PurePosixPath:
         return self.digest_file.parent
 

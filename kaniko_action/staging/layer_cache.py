@@ -37,6 +37,7 @@ from ..utils.fs import (
     remove_beneath,
     remove_tree,
 )
+from .cache_mounts import MOUNTS_FILE
 from .collect import open_parent, temp_name
 
 ENTRY = re.compile(rf"^{re.escape(LAYER_CACHE_NAME)}:([0-9a-f]{{64}})$")
@@ -223,7 +224,7 @@ def copy_entries(
     for name in sorted(_names(src)):
         match = ENTRY.match(name)
         if match is None:
-            if name != LAYER_CACHE_MARKER:
+            if name not in (LAYER_CACHE_MARKER, MOUNTS_FILE):  # the cache's own files
                 left_out.append((name, "it is not named kaniko:<cache key>"))
             continue
         if not wanted(match.group(1)):
@@ -257,14 +258,20 @@ def stage_layer_cache(src: Path, chroot_dir: Path) -> Copied | None:
 
 
 def collect_layer_cache(
-    chroot_dir: int, dest: Path, owner: Owner, keys: Collection[str], merge: bool = False
+    chroot_dir: int,
+    dest: Path,
+    owner: Owner,
+    keys: Collection[str],
+    merge: bool = False,
+    extra: Callable[[int], None] | None = None,
 ) -> Copied:
     """Copy the entries of the chroot's cache directory (a descriptor opened without
     following links) whose keys the build looked up or made to a new directory next to
     `dest`, then put it in `dest`'s place; with `merge`, add them to `dest` instead (the
     second and later platforms of one build). `dest` must be absent, empty, or a cache an
     earlier build wrote (it has the marker file); else nothing is written (the Copied
-    says why)."""
+    says why). `extra` writes more into the new directory (given its descriptor) before it
+    takes `dest`'s place; not called with `merge`."""
     wanted = set(keys)
     if os.path.lexists(dest):
         if os.path.islink(dest) or not os.path.isdir(dest):
@@ -300,6 +307,8 @@ def collect_layer_cache(
             copied = copy_entries(
                 chroot_dir, target, dest.parent / new, owner, lambda key: key in wanted
             )
+            if extra is not None:
+                extra(target)
             _mark(target, owner)
         except BaseException:
             os.close(target)

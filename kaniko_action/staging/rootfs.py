@@ -327,15 +327,23 @@ def _set_time(
         os.utime(target, (mtime, mtime), dir_fd=dir_fd, follow_symlinks=follow)
 
 
-def pack_tree(top: Path, dest: Path) -> None:
-    """Pack the tree at `top` (one apply_layers made, in a directory of the action's) into
-    the tarball `dest`: entries relative to `top`, each directory's entries sorted, links
-    stored as links and never followed, hard links once per file, owners and modes as on
-    disk without user or group names; contents streamed."""
+class TreeTooLarge(Exception):
+    """The tree holds more bytes than a pack may take."""
+
+
+def pack_tree(top: Path, dest: Path | IO[bytes], limit: int | None = None) -> int:
+    """Pack the tree at `top` (one apply_layers made, in a directory of the action's, or
+    one no process can change any more) into the tarball `dest` (a path, or a file open for
+    writing): entries relative to `top`, each directory's entries sorted, links stored as
+    links and never followed, hard links once per file, owners and modes as on disk without
+    user or group names, sockets, fifos and devices left out; contents streamed. Returns
+    the bytes of file content packed; TreeTooLarge past `limit`."""
     import tarfile  # loaded when used: it costs milliseconds
 
     seen: dict[tuple[int, int], str] = {}
-    with tarfile.open(dest, "w", format=tarfile.PAX_FORMAT) as tar:
+    packed = 0
+    named, stream = (dest, None) if isinstance(dest, Path) else (None, dest)
+    with tarfile.open(named, "w", stream, format=tarfile.PAX_FORMAT) as tar:
         pending = [""]
         while pending:
             relative = pending.pop()
@@ -359,9 +367,13 @@ def pack_tree(top: Path, dest: Path) -> None:
                     info.linkname = os.readlink(path)
                     tar.addfile(info)
                 elif stat.S_ISREG(st.st_mode):
+                    packed += st.st_size
+                    if limit is not None and packed > limit:
+                        raise TreeTooLarge(f"{top} holds more than {limit} bytes")
                     _add_file(tar, info, path, st, seen)
                 _forget_members(tar)
             pending.extend(reversed(subdirs))
+    return packed
 
 
 def _add_file(
