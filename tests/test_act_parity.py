@@ -462,3 +462,62 @@ def test_push_true_with_a_local_export_pushes_and_exports(
     assert digest == client.get_manifest("parity/both", "latest").digest
     assert imageid == ""
     assert metadata["containerimage.digest"] == digest
+
+
+def test_share_an_image_between_jobs_through_a_tarball_outside_the_workspace(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Share built image between jobs" example writes `type=docker,dest=/tmp/...`
+    and uploads it; the upload is a later step reading the file (here: listing it). The
+    directory stands in for /tmp: outside the workspace and RUNNER_TEMP, the job user's."""
+    shared = tmp_path / "tmp"
+    shared.mkdir(parents=True)
+    steps = f"""\
+      - name: Build and export
+        uses: docker/build-push-action@v6
+        with:
+          tags: myimage:latest
+          outputs: type=docker,dest={shared}/myimage.tar
+      - name: Upload artifact
+        run: echo "parity members=$(tar -tf {shared}/myimage.tar | sort | xargs)"
+"""
+    run = run_workflow(tmp_path, registry, steps, {
+        "Dockerfile": f"FROM {busybox_image}\nRUN echo shared > /shared\n",
+    })  # fmt: skip
+    assert run.returncode == 0, run.log
+    assert "manifest.json" in run.log.split("parity members=", 1)[1].splitlines()[0]
+    # Nothing pushed: build-push-action pushes nothing without `push: true`.
+    assert [repo for repo in registry.client().catalog() if "myimage" in repo] == []
+
+
+def test_push_to_several_repositories_at_once(
+    tmp_path: Path, registry: Registry, busybox_image: str
+) -> None:
+    """Docker's "Push to multi-registries" example: one build, every tag pushed, one digest
+    (two repositories of the test registry stand for Docker Hub and GHCR)."""
+    steps = f"""\
+      - name: Build and push
+        id: build
+        uses: docker/build-push-action@v6
+        with:
+          push: true
+          tags: |
+            {registry.host}/hub/app:latest
+            {registry.host}/hub/app:1.0.0
+            {registry.host}/ghcr/app:latest
+            {registry.host}/ghcr/app:1.0.0
+      - name: Image digest
+        env:
+          DIGEST: ${{{{ steps.build.outputs.digest }}}}
+        run: echo "parity digest=$DIGEST"
+"""
+    run = run_workflow(tmp_path, registry, steps, {"Dockerfile": f"FROM {busybox_image}\n"})
+    assert run.returncode == 0, run.log
+    client = registry.client()
+    digests = {
+        client.get_manifest(repo, tag).digest
+        for repo in ("hub/app", "ghcr/app")
+        for tag in ("latest", "1.0.0")
+    }
+    assert len(digests) == 1
+    assert f"parity digest={digests.pop()}" in run.log
