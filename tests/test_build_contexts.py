@@ -15,6 +15,7 @@ from kaniko_action.platforms.plan import plan
 from kaniko_action.sandbox.layout import chroot_layout
 from kaniko_action.spec.build_spec import build_spec
 from kaniko_action.spec.contexts import NamedContext, parse_build_contexts
+from kaniko_action.spec.gha import DIRECTORY_PREFIX
 from kaniko_action.spec.inputs import DEFAULTS
 from kaniko_action.spec.paths import BuildPaths
 from kaniko_action.staging.context import read_staged
@@ -220,6 +221,21 @@ def test_staging_applies_the_directory_s_own_ignore_file_and_keeps_links(
     assert names == [".dockerignore", "escape", "kept.txt", "sub"]
     assert (staged / "kept.txt").read_text() == "kept"
     assert os.readlink(staged / "escape") == str(runner_file)  # a link, never its content
+
+
+def test_the_workspace_as_a_named_context_holds_no_gha_cache_directory(
+    ws: Path, tmp_path: Path
+) -> None:
+    (ws / "app.txt").write_text("app")
+    (ws / (DIRECTORY_PREFIX + "0" * 16)).mkdir()
+    (ws / (DIRECTORY_PREFIX + "0" * 16) / "kaniko-build-cache").write_text("")
+    root = tmp_path / "root"
+    root.mkdir()
+    stage_named_contexts(str(root), spec_for(ws, "all=."), ws)
+    staged = Path(str(root) + str(staged_dir(0)))
+    assert sorted(os.listdir(staged)) == sorted(
+        n for n in os.listdir(ws) if n != DIRECTORY_PREFIX + "0" * 16
+    )
 
 
 def test_ignore_file_of_a_named_context_must_be_a_regular_file(ws: Path, tmp_path: Path) -> None:

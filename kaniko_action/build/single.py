@@ -122,7 +122,7 @@ def _stage(
         # Kaniko's own files (over 50 MiB) are copied on a thread while the context is staged.
         sandbox.start_kaniko_copy(layout, spec.executor_dir, helpers_in_use(ctx.config.content))
         stage_context(str(sandbox.root), spec.paths, layout)
-        stage_named_contexts(str(sandbox.root), spec.build_contexts)
+        stage_named_contexts(str(sandbox.root), spec.build_contexts, spec.paths.workspace)
         sandbox.populate(
             layout, spec.executor_dir, injected, namespaced=environment.namespaced
         )

@@ -392,10 +392,7 @@ def place_context(root: str, paths: BuildPaths, layout: ChrootLayout) -> Context
         matcher, reason = None, "an ADD source is only known during the build"
     report.reason = reason
 
-    # The GitHub Actions cache's directories at the top of the workspace (spec/gha.py) are
-    # the action's, only there while it runs: never part of a build's context.
-    hidden = os.fsencode(GHA_DIRECTORY_PREFIX) if paths.context == paths.workspace else None
-    stager = _Stager(source, dest, matcher, report, hidden)
+    stager = _Stager(source, dest, matcher, report, hidden_names(paths.context, paths.workspace))
     os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
     os.mkdir(dest, 0o700)
     stager.tree(b"", keep_all=matcher is None)
@@ -426,12 +423,23 @@ def _sources(dockerfile: Path) -> ContextSources | None:
         return None
 
 
-def place_directory(source: Path, dest: str, matcher: Matcher) -> ContextReport:
+def hidden_names(directory: Path, workspace: Path) -> bytes | None:
+    """The prefix of top-level names a context at `directory` never holds: the GitHub
+    Actions cache's directories at the top of the workspace (spec/gha.py) are the action's,
+    only there while it runs."""
+    return os.fsencode(GHA_DIRECTORY_PREFIX) if directory == workspace else None
+
+
+def place_directory(
+    source: Path, dest: str, matcher: Matcher, workspace: Path | None = None
+) -> ContextReport:
     """Copy the directory `source` to the new runner directory `dest`, leaving out what
-    `matcher` excludes (no stand-ins: nothing excluded is there at all). Links stay links,
-    never followed; sockets, fifos and devices are left out."""
+    `matcher` excludes (no stand-ins: nothing excluded is there at all) and, when `source` is
+    the `workspace`, the action's own directories. Links stay links, never followed;
+    sockets, fifos and devices are left out."""
     report = ContextReport()
-    stager = _Stager(os.fsencode(source), os.fsencode(dest), matcher, report)
+    hidden = hidden_names(source, workspace) if workspace is not None else None
+    stager = _Stager(os.fsencode(source), os.fsencode(dest), matcher, report, hidden)
     os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
     os.mkdir(dest, 0o700)
     stager.tree(b"", alias=b"")

@@ -54,12 +54,13 @@ def _matcher(context: NamedContext, directory: Path) -> Matcher:
         raise InputError(INPUT, f"{context.name}: {context.directory}/.dockerignore: {e}") from None
 
 
-def stage_named_contexts(root: str, contexts: Contexts) -> None:
+def stage_named_contexts(root: str, contexts: Contexts, workspace: Path | None = None) -> None:
     """Copy each local directory context into the chroot (before the executor starts)."""
     for index, (context, directory) in enumerate(contexts):
         if directory is None:
             continue
-        place_directory(directory, host_path(root, staged_dir(index)), _matcher(context, directory))
+        staged = host_path(root, staged_dir(index))
+        place_directory(directory, staged, _matcher(context, directory), workspace)
 
 
 def rewrites(contexts: Contexts, layout: ChrootLayout) -> Rewrites:
