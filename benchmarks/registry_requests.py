@@ -223,6 +223,7 @@ class Bench:
     offset: int = 0
     rows: list[tuple[str, Tally]] = field(default_factory=list)
     changes: int = 0
+    notes: list[str] = field(default_factory=list)
 
     def start(self) -> None:
         """Requests from here on count for the next row."""
@@ -328,6 +329,12 @@ class Bench:
             if done.returncode != 0:
                 raise SystemExit(f"the warmer failed:\n{(done.stdout + done.stderr)[-4000:]}")
             copy_tree(host_path(root, layout.cache_dir), cache_dir)
+        files = [p for p in cache_dir.rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        self.notes.append(
+            f"cache-dir as the warmer filled it: {len(files)} files, {size / MiB:.1f} MiB "
+            "(copied into the chroot for every build that names it)"
+        )
         self.record("kaniko's warmer: the base image into cache-dir")
 
 
@@ -344,6 +351,7 @@ def build_warmer(dest: Path) -> Path:
     if listed.returncode != 0:
         raise SystemExit(f"go mod download {spec} failed:\n{listed.stdout}{listed.stderr}")
     source = json.loads(listed.stdout)["Dir"]
+    dest.mkdir()
     binary = dest / "warmer"
     ldflags = f"-s -w -X {WARMER_MODULE}/pkg/version.version={WARMER_VERSION}"
     built = subprocess.run(
@@ -432,7 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         warmer: Path | None = None
         if args.warmer == "build":
-            warmer = build_warmer(work)
+            warmer = build_warmer(work / "bin")
         elif args.warmer != "none":
             warmer = Path(args.warmer).resolve()
         with Registry.start(work / "registry") as registry:
@@ -460,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         print()
         print("\n".join(table(bench.rows)))
+        if bench.notes:
+            print()
+            print("\n".join(bench.notes))
         if args.list:
             for title, tally in bench.rows:
                 print(f"\n{title}:")
