@@ -49,7 +49,7 @@ from kaniko_action.sandbox.kaniko_files import HELPER_PREFIX  # noqa: E402
 from kaniko_action.sandbox.layout import ChrootLayout, chroot_layout, host_path  # noqa: E402
 from kaniko_action.spec.build_spec import BuildSpec, build_spec  # noqa: E402
 from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
-from kaniko_action.staging.files import stage_context  # noqa: E402
+from kaniko_action.staging.files import stage_cache_dir, stage_context  # noqa: E402
 from kaniko_action.utils.filecopy import Copier  # noqa: E402
 from kaniko_action.utils.fs import remove_tree  # noqa: E402
 
@@ -152,14 +152,17 @@ chroot . ./kaniko/executor -f /kaniko/workspace/Dockerfile --context=/kaniko/wor
 
 def run_kaniko_alone(spec: BuildSpec, work: Path) -> tuple[float, subprocess.CompletedProcess[str]]:
     """The executor on its own, with the action's command line, in a chroot (made in `work`)
-    prepared beforehand with the whole context: nothing but its own run is timed. Its
-    seconds and the finished process (output captured)."""
+    prepared beforehand with the whole context (and the spec's `cache-dir`, as a volume
+    would give it): nothing but its own run is timed. Its seconds and the finished process
+    (output captured)."""
     layout = chroot_layout(spec.paths)
     invocation = executor_invocation(spec, layout)
     with Sandbox(work, CancelState()) as sandbox:
         root = str(sandbox.root)
         sandbox.populate(layout, spec.executor_dir)
         shutil.copytree(spec.paths.context, host_path(root, layout.context_dir), symlinks=True)
+        if spec.cache_dir is not None:
+            stage_cache_dir(root, spec.cache_dir, layout)
 
         def enter() -> None:  # the executor path exists only in the chroot
             os.chroot(root)

@@ -1,10 +1,11 @@
-"""A quick run of benchmarks/bench.py on tiny contexts: it runs and prints its table.
+"""Quick runs of the benchmarks on tiny inputs: each runs and prints its table.
 
-The real benchmark (full sizes, several rounds) is not part of the suite; see
+The real benchmarks (full sizes, several rounds) are not part of the suite; see
 docs/performance.md."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -76,4 +77,42 @@ def test_peers_benchmark_smoke_run(tmp_path: Path) -> None:
     (row,) = [line for line in out.splitlines() if line.startswith("| one stage")]
     assert all(c.endswith(" s") for c in cells(row)[1:5]), row
     assert all(c.endswith("x") for c in cells(row)[5:9]), row
+    assert list(tmp_path.iterdir()) == [tmp_path / "workspace"]
+
+
+@pytest.mark.slow
+def test_memory_benchmark_smoke_run(tmp_path: Path) -> None:
+    """benchmarks/memory.py on tiny contexts, staging traced too: every context builds, and
+    the action's process, the executor and the Stage phase are measured."""
+    out = run_benchmark(
+        tmp_path, "memory.py", "--scale", "0.01", "--cases", "1k,100m,ignored", "--trace",
+        "--executor-dir", str(executor_dir("upstream")), timeout=300,
+    )  # fmt: skip
+    rows = [line for line in out.splitlines() if line.startswith(("| 1,", "| 100 ", "| 50,"))]
+    assert len(rows) == 3, out
+    for row in rows:
+        # files, bytes, action python, executor, its anon, others, wait4, Stage, traced.
+        values = cells(row)[1:]
+        assert all(v != "n/a" for v in values), row
+        action, executor, wait4 = (float(values[i]) for i in (2, 3, 6))
+        assert 5 < action < 200 and 5 < executor <= wait4 + 1, row
+
+
+@pytest.mark.slow
+def test_registry_requests_benchmark_smoke_run(tmp_path: Path) -> None:
+    """benchmarks/registry_requests.py on busybox: every build is tallied; a warm build with
+    the base image in a cache-dir filled by kaniko's warmer (built with Go, where there is
+    Go) pulls none of the base's layers, and without one it pulls them all."""
+    warmer = "build" if shutil.which("go") else "none"
+    out = run_benchmark(
+        tmp_path, "registry_requests.py", "--base", "busybox", "--warmer", warmer,
+        "--executor", "upstream", timeout=600,
+    )  # fmt: skip
+    rows = {cells(line)[0]: cells(line)[1:] for line in out.splitlines() if line.startswith("| ")}
+    layer_gets = list(rows["build"]).index("base layer GETs")
+    assert rows["action, type=local: nothing changed"][layer_gets] == "1", out
+    assert rows["kaniko alone, registry cache: nothing changed"][layer_gets] == "1", out
+    if warmer == "build":
+        assert rows["action, type=local + cache-dir: one file changed"][layer_gets] == "0", out
+        assert rows["action, cache-dir, no layer cache: one file changed"][layer_gets] == "1", out
     assert list(tmp_path.iterdir()) == [tmp_path / "workspace"]
