@@ -11,7 +11,7 @@ cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 # Everything but the final path goes to stderr.
 exec 3>&1 1>&2
 
-readonly PACKAGES=(docker-registry busybox-static debootstrap openssl apache2-utils ca-certificates git golang-go sudo skopeo umoci docker.io)
+readonly PACKAGES=(docker-registry busybox-static debootstrap openssl apache2-utils ca-certificates git golang-go sudo skopeo umoci docker.io buildah)
 VENV="${KANIKO_BUILD_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/kaniko-build/venv}"
 
 missing=()

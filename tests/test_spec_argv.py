@@ -304,6 +304,26 @@ def test_cache_dir_is_staged_inside_the_chroot(ws: Path) -> None:
     assert argv[-1] == f"--cache-dir={KD}/cache"
 
 
+@pytest.mark.parametrize(
+    ("inputs", "warned"),
+    [
+        ({}, True),
+        ({"cache": "true"}, False),
+        ({"cache_from": "type=registry,ref=r/bc"}, False),
+        ({"cache_from": "type=local,src=c"}, False),
+        ({"cache_from": "type=registry,ref=r/bc", "no_cache": "true"}, True),
+    ],
+)
+def test_cache_dir_without_the_layer_cache_is_a_warning(
+    ws: Path, inputs: dict[str, str], warned: bool
+) -> None:
+    """kaniko reads --cache-dir only with --cache: without it, every base image is pulled."""
+    (ws / "warm").mkdir()
+    spec = spec_of(ws, tags="r/a:1", cache_dir="warm", **inputs)
+    found = [w for w in spec.warnings if w.startswith("input 'cache-dir': ")]
+    assert bool(found) == warned, spec.warnings
+
+
 def spec_of(ws: Path, **inputs: str) -> BuildSpec:
     raw = dict(DEFAULTS)
     raw.update({k.replace("_", "-"): v for k, v in inputs.items()})

@@ -608,6 +608,11 @@ def build_spec(
             warnings.append(f"{e}: the layer cache is not written")
             cache_dest = None
         layer_cache = LocalCache(src, cache_dest, gha=compat.cache_gha_to if cache_dest else None)
+    if cache_dir is not None and not cache:
+        warnings.append(
+            "input 'cache-dir': kaniko reads base images from it only with its layer cache on "
+            "('cache: true', or a 'cache-from'); without it every base image is pulled"
+        )
     login = parse_login(raw, references)
     registry_certificates, registry_client_certs = _certificates(raw, paths.workspace, temp)
     return BuildSpec(

@@ -100,7 +100,8 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef("cache-ttl", "How long cached layers stay valid, as a Go duration (e.g. `168h`)."),
     InputDef(
         "cache-dir",
-        "Runner directory of base images pre-pulled by kaniko's warmer (e.g. a mounted volume).",
+        "Runner directory of base images pre-pulled by kaniko's warmer (e.g. a mounted "
+        "volume); kaniko reads it only with the layer cache on (a warning says so otherwise).",
     ),
     InputDef(
         "registry-mirrors",
