@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import run_kaniko_alone  # noqa: E402
+from benchmarks.bench import executor_choice, run_kaniko_alone  # noqa: E402
 from kaniko_action.spec.build_spec import build_spec  # noqa: E402
 from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
 from tests.support.dockerd import Dockerd  # noqa: E402
@@ -132,14 +132,26 @@ class Peers:
             *args,
         ]  # fmt: skip
 
+    def _buildah_env(self) -> dict[str, str]:
+        """buildah's environment: a containers.conf of the benchmark's own, whose network
+        configuration directory is in the work directory (buildah otherwise makes
+        /etc/cni/net.d and a lock file there on its first build, even with host networking)."""
+        conf = self.work / "buildah" / "containers.conf"
+        if not conf.exists():
+            conf.parent.mkdir(parents=True, exist_ok=True)
+            network = self.work / "buildah" / "cni"
+            conf.write_text(f'[network]\nnetwork_config_dir = "{network}"\n')
+        return {**os.environ, "CONTAINERS_CONF": str(conf)}
+
     def buildah(self, ws: Path, ref: str, cached: bool) -> None:
+        env = self._buildah_env()
         if not cached:
-            _check(self._buildah("rmi", "--all", "--force"))
+            _check(self._buildah("rmi", "--all", "--force"), env)
         _check(self._buildah(
             "bud", "--quiet", "--layers", "--isolation", "chroot", "--network", "host",
             "--tls-verify=false", "-t", ref, str(ws),
-        ))  # fmt: skip
-        _check(self._buildah("push", "--quiet", "--tls-verify=false", ref))
+        ), env)  # fmt: skip
+        _check(self._buildah("push", "--quiet", "--tls-verify=false", ref), env)
 
     def _raw(self, ws: Path, ref: str, cached: bool, local: bool = False) -> dict[str, str]:
         raw = dict(DEFAULTS)
@@ -240,18 +252,6 @@ class Peers:
         return "\n".join(lines)
 
 
-def _executor(choice: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "kaniko-build"
-    named = {
-        "upstream": cache / "executors" / "upstream-v1.24.0" / "kaniko",
-        "fork": cache / "executors" / "fork-v1.27.5" / "kaniko",
-    }
-    path = named.get(choice, Path(choice))
-    if not (path / "executor").is_file():
-        raise SystemExit(f"no executor at {path}: run scripts/install-executors.sh")
-    return path
-
-
 @contextmanager
 def _tmpfs(path: Path) -> Iterator[Path]:
     path.mkdir(parents=True)
@@ -295,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             temp = stack.enter_context(_tmpfs(work / "memory")) if args.memory else work / "temp"
             temp.mkdir(exist_ok=True)
-            peers = Peers(work, registry, docker, _executor(args.executor), args.python, temp)
+            peers = Peers(work, registry, docker, executor_choice(args.executor), args.python, temp)
             for number in range(args.rounds):
                 peers.round(number, workloads, tools, work / "cases")
             print()
