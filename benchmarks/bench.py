@@ -117,17 +117,25 @@ CASES = {
 }
 
 
-def prepare(case: Case, cases_dir: Path, scale: float) -> Path:
-    ws = cases_dir / f"{case.number}-{scale}"
-    done = cases_dir / f"{case.number}-{scale}.done"
+def prepare_workspace(
+    key: str, make: Callable[[Path, float], None], cases_dir: Path, scale: float, dockerfile: str
+) -> Path:
+    """The workspace `key` at `scale` under `cases_dir`, made by `make` once (a marker file
+    says it is complete), with `dockerfile` as its Dockerfile."""
+    ws = cases_dir / f"{key}-{scale}"
+    done = cases_dir / f"{key}-{scale}.done"
     if not done.exists():
         if ws.exists():
             shutil.rmtree(ws)
         ws.mkdir(parents=True)
-        case.make(ws, scale)
-        (ws / "Dockerfile").write_text(DOCKERFILE)
+        make(ws, scale)
+        (ws / "Dockerfile").write_text(dockerfile)
         done.write_text("")
     return ws
+
+
+def prepare(case: Case, cases_dir: Path, scale: float) -> Path:
+    return prepare_workspace(str(case.number), case.make, cases_dir, scale, DOCKERFILE)
 
 
 # ------------------------------------------------------------------ the contenders
@@ -414,11 +422,26 @@ def report(bench: Bench, cases: list[int], rounds: int) -> list[str]:
     return lines
 
 
+def installed_executor(kind: str) -> Path:
+    """The executor scripts/install-executors.sh built: `upstream` or `fork`."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    version = {"upstream": "upstream-v1.24.0", "fork": "fork-v1.27.5"}[kind]
+    return cache / "kaniko-build" / "executors" / version / "kaniko"
+
+
+def executor_choice(choice: str) -> Path:
+    """`upstream`, `fork` (as installed) or a directory laid out like the executor image's
+    /kaniko; exits when it holds no executor."""
+    path = installed_executor(choice) if choice in ("upstream", "fork") else Path(choice)
+    if not (path / "executor").is_file():
+        raise SystemExit(f"no executor at {path}: run scripts/install-executors.sh")
+    return path
+
+
 def default_executor_dir() -> Path:
     if (Path("/kaniko") / "executor").is_file():
         return Path("/kaniko")
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kaniko-build" / "executors" / "upstream-v1.24.0" / "kaniko"
+    return installed_executor("upstream")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -35,7 +35,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench import installed_executor, prepare_workspace  # noqa: E402
 from kaniko_action.sandbox.layout import chroot_layout  # noqa: E402
 from kaniko_action.spec.build_spec import build_spec  # noqa: E402
 from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
@@ -104,16 +104,7 @@ CASES = {
 
 
 def prepare(case: Case, cases_dir: Path, scale: float) -> Path:
-    ws = cases_dir / f"{case.name}-{scale}"
-    done = cases_dir / f"{case.name}-{scale}.done"
-    if not done.exists():
-        if ws.exists():
-            shutil.rmtree(ws)
-        ws.mkdir(parents=True)
-        case.make(ws, scale)
-        (ws / "Dockerfile").write_text(DOCKERFILE)
-        done.write_text("")
-    return ws
+    return prepare_workspace(case.name, case.make, cases_dir, scale, DOCKERFILE)
 
 
 def tree_size(ws: Path) -> tuple[int, int]:
@@ -342,11 +333,6 @@ def report(rows: list[tuple[Case, Measured]]) -> list[str]:
     return lines
 
 
-def default_executor_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kaniko-build" / "executors" / "upstream-v1.24.0" / "kaniko"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(CASES))
@@ -362,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("run as root: kaniko runs in a chroot")
-    executor_dir = (args.executor_dir or default_executor_dir()).resolve()
+    executor_dir = (args.executor_dir or installed_executor("upstream")).resolve()
     if not (executor_dir / "executor").is_file():
         parser.error(f"no executor in {executor_dir} (use --executor-dir)")
     names = [c for c in args.cases.split(",") if c]

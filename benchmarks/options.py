@@ -40,6 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench import installed_executor  # noqa: E402
 from kaniko_action.spec.inputs import env_name  # noqa: E402
 from kaniko_action.utils.fs import remove_tree  # noqa: E402
 from tests.support.images import default_cache_dir, push_busybox, push_debian  # noqa: E402
@@ -141,11 +142,6 @@ def seconds(values: list[float]) -> str:
     return f"{statistics.median(values):.2f} s" if values else "n/a"
 
 
-def default_executor_dir() -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return cache / "kaniko-build" / "executors" / "upstream-v1.24.0" / "kaniko"
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -159,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("run as root: kaniko runs in a chroot, and the tmpfs is mounted")
-    executor_dir = (args.executor_dir or default_executor_dir()).resolve()
+    executor_dir = (args.executor_dir or installed_executor("upstream")).resolve()
     if not (executor_dir / "executor").is_file():
         parser.error(f"no executor in {executor_dir} (use --executor-dir)")
     only = {name for name in args.only.split(",") if name}

@@ -59,7 +59,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import run_kaniko_alone  # noqa: E402
+from benchmarks.bench import executor_choice, run_kaniko_alone  # noqa: E402
 from kaniko_action.cancellation import CancelState  # noqa: E402
 from kaniko_action.registry.client import USER_AGENT  # noqa: E402
 from kaniko_action.sandbox.chroot import Sandbox  # noqa: E402
@@ -363,18 +363,6 @@ def build_warmer(dest: Path) -> Path:
     return binary
 
 
-def executor(choice: str) -> Path:
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kaniko-build"
-    named = {
-        "upstream": cache / "executors" / "upstream-v1.24.0" / "kaniko",
-        "fork": cache / "executors" / "fork-v1.27.5" / "kaniko",
-    }
-    path = named.get(choice, Path(choice))
-    if not (path / "executor").is_file():
-        raise SystemExit(f"no executor at {path}: run scripts/install-executors.sh")
-    return path
-
-
 def table(rows: list[tuple[str, Tally]]) -> list[str]:
     return [
         "| build | " + " | ".join(COLUMNS) + " |",
@@ -434,7 +422,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("run as root: kaniko runs in a chroot")
-    executor_dir = executor(args.executor).resolve()
+    executor_dir = executor_choice(args.executor).resolve()
     args.work.mkdir(parents=True, exist_ok=True)
     work = Path(os.path.realpath(tempfile.mkdtemp(prefix="kaniko-build-requests-", dir=args.work)))
     try:

@@ -39,18 +39,22 @@ jobs:
 """
 
 
+def workflow_for(registry: Registry, steps: str) -> str:
+    """The workflow of `steps` with build-push-action replaced by this action."""
+    stand_ins = (
+        f"          executor-dir: {executor_dir('fork')}\n"
+        f"          insecure-registries: {registry.host}\n"
+    )
+    return HEAD + steps.replace("uses: docker/build-push-action@v6\n        with:\n",
+                                "uses: ./\n        with:\n" + stand_ins)  # fmt: skip
+
+
 def run_workflow(tmp_path: Path, registry: Registry, steps: str, files: dict[str, str]) -> ActRun:
     tmp_path.mkdir(exist_ok=True)
     project = ActProject(tmp_path)
     for name, text in files.items():
         project.write(name, text)
-    stand_ins = (
-        f"          executor-dir: {executor_dir('fork')}\n"
-        f"          insecure-registries: {registry.host}\n"
-    )
-    text = HEAD + steps.replace("uses: docker/build-push-action@v6\n        with:\n",
-                                "uses: ./\n        with:\n" + stand_ins)  # fmt: skip
-    project.write(WORKFLOW, text)
+    project.write(WORKFLOW, workflow_for(registry, steps))
     run = project.run()
     assert run.host_changes == [], "\n".join(run.host_changes)
     return run
@@ -160,20 +164,16 @@ def test_the_documented_github_actions_cache(
     builds every step from it and saves nothing new, the third (a source file changed)
     builds the changed steps and saves a new entry, which is what a restore finds next."""
     project = ActProject(tmp_path, cache_server=True)
-    stand_ins = (
-        f"          executor-dir: {executor_dir('fork')}\n"
-        f"          insecure-registries: {registry.host}\n"
-    )
-    project.write(WORKFLOW, HEAD + f"""\
+    project.write(WORKFLOW, workflow_for(registry, f"""\
       - name: Build and push
-        uses: ./
+        uses: docker/build-push-action@v6
         with:
-{stand_ins}          context: .
+          context: .
           push: true
           tags: {registry.host}/parity/gha:latest
           cache-from: type=gha
           cache-to: type=gha,mode=max
-""")  # fmt: skip
+"""))  # fmt: skip
     project.write(
         "Dockerfile",
         f"FROM {busybox_image}\nRUN echo slow step > /slow\nCOPY app.txt /srv/\n"
