@@ -123,6 +123,40 @@ def test_two_platforms_one_index_and_cache_per_platform(
 
 
 @pytest.mark.parametrize("harness", ["fork"], indirect=True)
+def test_two_platforms_read_and_write_one_local_cache_directory(
+    harness: ActionHarness, registry: Registry, multi_base: tuple[str, dict[str, str]]
+) -> None:
+    """cache-from and cache-to naming one directory (as a gha cache always does): every
+    platform reads it as it was before the build, and it is replaced once, with the entries
+    of all platforms."""
+    base, _digests = multi_base
+    repo = "platforms/local-cache"
+    harness.write("Dockerfile", CROSS.format(base=base))
+    harness.write("app.txt", "shipped\n")
+    cache = harness.workspace.parent / "cache"
+    inputs = {
+        "tags": f"{registry.host}/{repo}:1",
+        "platforms": ",".join(PLATFORMS),
+        "insecure_registries": registry.host,
+        "push": "true",
+        "cache_from": f"type=local,src={cache}",
+        "cache_to": f"type=local,dest={cache},mode=max",
+    }
+    hits = []
+    for _ in range(2):
+        run = harness.run(**inputs)
+        assert run.returncode == 0, run.stdout
+        assert "::warning" not in run.stdout, run.stdout
+        cached = json.loads(run.outputs["metadata"])["cache"]
+        hits.append((cached["hits"], cached["misses"]))
+        assert len([p for p in cache.iterdir() if p.name.startswith("kaniko:")]) == 2
+        # Nothing of the platforms' gathering is left beside it.
+        assert [p.name for p in cache.parent.iterdir() if "cache" in p.name] == ["cache"]
+        assert_clean(run)
+    assert hits == [(0, 2), (2, 0)]
+
+
+@pytest.mark.parametrize("harness", ["fork"], indirect=True)
 def test_foreign_run_steps_without_emulation_are_refused_before_building(
     harness: ActionHarness, registry: Registry, multi_base: tuple[str, dict[str, str]]
 ) -> None:

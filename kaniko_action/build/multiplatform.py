@@ -11,7 +11,9 @@ An OCI output holds the same index and images.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import BinaryIO
@@ -31,8 +33,10 @@ from ..sandbox.layout import ChrootLayout
 from ..sandbox.scratch import scratch_dir
 from ..spec.build_spec import BuildSpec
 from ..spec.references import Reference, parse_reference
-from ..staging.collect import collect_tree
+from ..staging.collect import collect_tree, owner_of
 from ..staging.exports import Exported, export_filesystem, export_layout, platform_directory
+from ..staging.layer_cache import pending_for, promote
+from ..utils.fs import remove_tree
 from ..workflow.commands import Workflow
 from .context import RunContext
 from .single import BuildOutcome, OnImage
@@ -157,11 +161,25 @@ def _merged_log(parts: Sequence[BuildOutcome]) -> LogFacts:
     )
 
 
+@contextmanager
+def _removed(path: Path | None) -> Iterator[None]:
+    """Remove `path` at the end, if it is still there (a build that failed half way)."""
+    try:
+        yield
+    finally:
+        if path is not None and os.path.lexists(path):
+            remove_tree(path)
+
+
 def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: RunContext) -> BuildOutcome:
     """Build every platform, then push the index and write the OCI outputs."""
     targets = [parse_platform("platforms", p) for p in spec.platforms]
     parts: list[BuildOutcome] = []
-    with scratch_dir(ctx.work_base, ctx.cancel) as scratch:
+    local = spec.local_cache
+    # Every platform reads cache-from's directory as it was (it may be cache-to's too, as a
+    # gha cache's always is): their caches gather beside it and replace it once all are built.
+    pending = pending_for(local.dest) if local is not None and local.dest is not None else None
+    with scratch_dir(ctx.work_base, ctx.cancel) as scratch, _removed(pending):
         for number, target in enumerate(targets):
             ctx.phases.end()
             ctx.workflow.echo(f"Building for {target}")
@@ -171,9 +189,7 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                 tar_path=None,
                 oci_tar_path=None,
                 oci_layout_path=None,
-                local_cache=replace(spec.local_cache, merge=True)
-                if number and spec.local_cache
-                else spec.local_cache,
+                local_cache=replace(local, dest=pending, merge=number > 0) if local else None,
                 local_dir=None,
                 rootfs_tar_path=None,
             )
@@ -188,6 +204,13 @@ def build_platforms(spec: BuildSpec, host: Platform, build_one: BuildOne, ctx: R
                 on_push=lambda: ctx.phases.start("Push"),
             )
             parts.append(build_one(one, step if spec.push or spec.writes_layout else None))
+        if local is not None and local.dest is not None and pending is not None:
+            problem = promote(pending, local.dest, owner_of(spec.paths.workspace))
+            if problem is not None:
+                ctx.workflow.warning(
+                    f"input 'cache-to': the layer cache could not be written to {local.dest} "
+                    f"({problem}); the image is not affected"
+                )
         images = tuple(p.platform_images[0] for p in parts if p.platform_images)
         pushed: PushResult | None = None
         index_media_type: str | None = None

@@ -273,13 +273,9 @@ def collect_layer_cache(
     says why). `extra` writes more into the new directory (given its descriptor) before it
     takes `dest`'s place; not called with `merge`."""
     wanted = set(keys)
-    if os.path.lexists(dest):
-        if os.path.islink(dest) or not os.path.isdir(dest):
-            return Copied(left_out=(("(all)", f"{dest} is not a directory"),))
-        if os.listdir(dest) and not os.path.isfile(dest / LAYER_CACHE_MARKER):
-            return Copied(
-                left_out=(("(all)", f"{dest} holds files that are not a kaniko-build cache"),)
-            )
+    problem = _unreplaceable(dest)
+    if problem is not None:
+        return Copied(left_out=(("(all)", problem),))
     try:
         # From / without following a link: dest may be anywhere (Docker's /tmp/.buildx-cache).
         parent = open_parent(dest, Path("/"), owner)
@@ -315,15 +311,58 @@ def collect_layer_cache(
             remove_tree(dest.parent / new)
             raise
         os.close(target)
-        old = temp_name(dest.name)
-        if os.path.lexists(dest):
-            os.rename(dest.name, old, src_dir_fd=parent, dst_dir_fd=parent)
-        os.rename(new, dest.name, src_dir_fd=parent, dst_dir_fd=parent)
-        if os.path.lexists(dest.parent / old):
-            remove_tree(dest.parent / old)
+        _swap_in(parent, new, dest)
         return copied
     finally:
         os.close(parent)
+
+
+def _unreplaceable(dest: Path) -> str | None:
+    """Why `dest` may not be replaced by a cache: only a missing or empty directory, or a
+    cache an earlier build wrote (it has the marker file), may be."""
+    if os.path.lexists(dest):
+        if os.path.islink(dest) or not os.path.isdir(dest):
+            return f"{dest} is not a directory"
+        if os.listdir(dest) and not os.path.isfile(dest / LAYER_CACHE_MARKER):
+            return f"{dest} holds files that are not a kaniko-build cache"
+    return None
+
+
+def _swap_in(parent: int, new: str, dest: Path) -> None:
+    """Rename `new` (in the directory `parent`, dest's) to dest's name; what was there goes."""
+    old = temp_name(dest.name)
+    if os.path.lexists(dest):
+        os.rename(dest.name, old, src_dir_fd=parent, dst_dir_fd=parent)
+    os.rename(new, dest.name, src_dir_fd=parent, dst_dir_fd=parent)
+    if os.path.lexists(dest.parent / old):
+        remove_tree(dest.parent / old)
+
+
+def pending_for(dest: Path) -> Path:
+    """Where the caches of several platforms' builds gather before they replace `dest`
+    (`promote`): beside it, so that every platform reads `dest` as it was."""
+    return dest.parent / temp_name(dest.name)
+
+
+def promote(pending: Path, dest: Path, owner: Owner) -> str | None:
+    """Put `pending` in `dest`'s place; why not (then `pending` is removed), or None. Without
+    `pending` (no platform's cache was written) `dest` stays as it is."""
+    if not os.path.lexists(pending):
+        return None
+    problem = _unreplaceable(dest)
+    if problem is None:
+        try:
+            parent = open_parent(dest, Path("/"), owner)
+        except SandboxError as e:
+            problem = str(e)
+        else:
+            try:
+                _swap_in(parent, pending.name, dest)
+                return None
+            finally:
+                os.close(parent)
+    remove_tree(pending)
+    return problem
 
 
 def _mark(directory: int, owner: Owner) -> None:
