@@ -68,6 +68,7 @@ def test_the_github_actions_cache_steps_run_only_for_a_gha_cache() -> None:
     assert plan["run"].splitlines()[-1].endswith('entrypoint.py" gha-cache')
     assert set(plan["env"]) == {env_name(n) for n in ("cache-from", "cache-to", "no-cache",
                                                        "no-cache-filters")}  # fmt: skip
+    assert plan["continue-on-error"] is True
     for step, action in ((restore, "restore"), (save, "save")):
         assert re.fullmatch(rf"actions/cache/{action}@[0-9a-f]{{40}}", step["uses"]), step
         assert step["continue-on-error"] is True
