@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from kaniko_action.utils import fs
 from kaniko_action.utils.fs import (
     CrossesMount,
     NotRegular,
@@ -35,6 +36,34 @@ def test_removes_tree_with_links_and_locked_directories(tmp_path: Path) -> None:
     os.chmod(work / "a" / "b", 0)
     remove_tree(work)
     assert not work.exists()
+    assert (outside / "keep.txt").read_text() == "keep"
+
+
+def test_a_wide_and_deep_tree_is_removed_by_threads_without_following_a_link(
+    tmp_path: Path,
+) -> None:
+    """Past the levels walked in one thread (files in batches, whole subtrees to threads):
+    more files per directory than a batch, locked directories above and below the split,
+    links to the outside at every level, a lock file kept to the end."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("keep")
+    work = tmp_path / "work"
+    deepest = work.joinpath(*(f"l{depth}" for depth in range(fs._SPLIT_DEPTH + 3)))
+    deepest.mkdir(parents=True)
+    directory = work
+    for depth in range(fs._SPLIT_DEPTH + 3):
+        for n in range(fs._BATCH + 5 if depth in (1, fs._SPLIT_DEPTH + 1) else 3):
+            (directory / f"f{n}").write_text("x")
+        os.symlink(outside, directory / "link-to-outside")
+        os.symlink(outside / "keep.txt", directory / "file-link")
+        directory = directory / f"l{depth}"
+    (work / "owner.lock").write_text("")
+    for locked in (work / "l0", work.joinpath(*(f"l{d}" for d in range(fs._SPLIT_DEPTH + 2)))):
+        os.chmod(locked, 0)
+    remove_tree(work, last="owner.lock")
+    assert not work.exists()
+    assert sorted(os.listdir(outside)) == ["keep.txt"]
     assert (outside / "keep.txt").read_text() == "keep"
 
 

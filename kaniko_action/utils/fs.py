@@ -94,7 +94,7 @@ def remove_tree(path: Path, last: str | None = None) -> None:
         return
     fd = os.open(path, DIR_FLAGS)
     try:
-        crossing, problems = _empty_directory(fd, top.st_dev, keep=last)
+        crossing, problems = _empty_in_parallel(fd, top.st_dev, keep=last)
         if last is not None and not crossing and not problems:
             _attempt(problems, os.unlink, last, fd)
     finally:
@@ -184,20 +184,123 @@ def _empty_directory(
                 os.rename(entry, new_name, src_dir_fd=fd, dst_dir_fd=top)
                 frames[0][2].append(new_name)
                 continue
-            try:
-                child = os.open(entry, DIR_FLAGS, dir_fd=fd)
-            except OSError as e:
-                if e.errno in (errno.EACCES, errno.EPERM):
-                    os.chmod(entry, 0o700, dir_fd=fd, follow_symlinks=False)
-                    child = os.open(entry, DIR_FLAGS, dir_fd=fd)
-                else:
-                    problems.append(f"{entry}: {e.strerror}")
-                    continue
-            os.fchmod(child, 0o700)  # a directory without write or search permission
-            frames.append((child, entry, os.listdir(child)))
+            child = _open_emptiable(entry, fd, problems)
+            if child is not None:
+                frames.append((child, entry, os.listdir(child)))
     finally:
         for fd, _name, _names in frames:
             os.close(fd)
+    return crossing, problems
+
+
+def _open_emptiable(name: str, dir_fd: int, problems: list[str]) -> int | None:
+    """The directory `name` (never through a link) opened and made writable and searchable
+    (a RUN step may have chmod'ed it 000); None, with the problem noted, when it cannot be."""
+    try:
+        child = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as e:
+        if e.errno not in (errno.EACCES, errno.EPERM):
+            problems.append(f"{name}: {e.strerror}")
+            return None
+        os.chmod(name, 0o700, dir_fd=dir_fd, follow_symlinks=False)
+        child = os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    os.fchmod(child, 0o700)
+    return child
+
+
+# Directories this many levels below the top are emptied by threads, at most this many
+# directories being held open above them; the files of the levels above are unlinked by the
+# threads too, in batches. Unlinking waits on the filesystem, not the CPU (ext4 with
+# `discard`, 2 cores: an unpacked Debian base, 0.82 s in one thread, 0.41 s in four).
+_SPLIT_DEPTH = 3
+_SPLIT_OPEN = 256
+_BATCH = 256
+_WORKERS = 4
+
+# A thread's share: a directory to empty and remove ("tree"), or files to unlink ("files"),
+# each in the directory open as the descriptor.
+_Job = tuple[str, int, Sequence[str]]
+
+
+def _empty_in_parallel(
+    top_fd: int, device: int, keep: str | None = None
+) -> tuple[list[str], list[str]]:
+    """What _empty_directory does, shared by _WORKERS threads: the levels down to
+    _SPLIT_DEPTH (or to _SPLIT_OPEN open directories) are walked here, their files given to
+    the threads in batches and their subdirectories below that given whole, each reached
+    from a descriptor with O_NOFOLLOW; the walked directories are removed, deepest first,
+    once the threads are done."""
+    crossing: list[str] = []
+    problems: list[str] = []
+    top = os.dup(top_fd)
+    opened = [top]
+    held: list[tuple[int, str]] = []  # (parent, name) of the directories walked here
+    jobs: list[_Job] = []
+    level = [(top, [n for n in os.listdir(top) if n != keep])]
+    try:
+        for depth in range(_SPLIT_DEPTH + 1):
+            below: list[tuple[int, list[str]]] = []
+            for fd, names in level:
+                files: list[str] = []
+                for entry in names:
+                    try:
+                        st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+                    except FileNotFoundError:
+                        continue
+                    except OSError as e:
+                        problems.append(f"{entry}: {e.strerror}")
+                        continue
+                    if not stat.S_ISDIR(st.st_mode):
+                        files.append(entry)
+                    elif st.st_dev != device:
+                        crossing.append(entry)
+                    elif depth == _SPLIT_DEPTH or len(opened) >= _SPLIT_OPEN:
+                        jobs.append(("tree", fd, (entry,)))
+                    else:
+                        child = _open_emptiable(entry, fd, problems)
+                        if child is not None:
+                            opened.append(child)
+                            held.append((fd, entry))
+                            below.append((child, os.listdir(child)))
+                jobs += [("files", fd, files[i : i + _BATCH]) for i in range(0, len(files), _BATCH)]
+            level = below
+        if len(jobs) > 1:
+            from concurrent.futures import ThreadPoolExecutor  # only for a tree worth it
+
+            with ThreadPoolExecutor(_WORKERS) as pool:
+                done = list(pool.map(lambda job: _run_job(job, device), jobs))
+        else:
+            done = [_run_job(job, device) for job in jobs]
+        for found, failed in done:
+            crossing += found
+            problems += failed
+        for parent, name in reversed(held):
+            _attempt(problems, os.rmdir, name, parent)
+    finally:
+        for fd in opened:
+            os.close(fd)
+    return crossing, problems
+
+
+def _run_job(job: _Job, device: int) -> tuple[list[str], list[str]]:
+    """One thread's share: unlink the files, or empty and remove the directory."""
+    kind, parent, names = job
+    problems: list[str] = []
+    if kind == "files":
+        for name in names:
+            _attempt(problems, os.unlink, name, parent)
+        return [], problems
+    (name,) = names
+    child = _open_emptiable(name, parent, problems)
+    if child is None:
+        return [], problems
+    try:
+        crossing, failed = _empty_directory(child, device)
+    finally:
+        os.close(child)
+    problems += failed
+    if not crossing:
+        _attempt(problems, os.rmdir, name, parent)
     return crossing, problems
 
 
