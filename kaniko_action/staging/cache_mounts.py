@@ -24,7 +24,14 @@ from __future__ import annotations
 import os
 from pathlib import Path, PurePosixPath
 
-from ..utils.fs import DIR_FLAGS, NotRegular, TooLarge, open_regular_file, walk_beneath
+from ..utils.fs import (
+    DIR_FLAGS,
+    NEW_FILE_FLAGS,
+    NotRegular,
+    TooLarge,
+    open_regular_file,
+    walk_beneath,
+)
 from .rootfs import LayerApplier, TreeTooLarge, pack_tree
 
 MOUNTS_FILE = "cache-mounts.tar"
@@ -90,12 +97,7 @@ class MountsPacker:
         try:
             if not os.listdir(fd):
                 return
-            out = os.open(
-                MOUNTS_FILE,
-                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                0o644,
-                dir_fd=target,
-            )
+            out = os.open(MOUNTS_FILE, NEW_FILE_FLAGS, 0o644, dir_fd=target)
             try:
                 if os.geteuid() == 0:
                     os.fchown(out, *self.owner)

@@ -21,7 +21,14 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import SandboxError
 from ..utils.filecopy import Copier, copy_tree
-from ..utils.fs import DIR_FLAGS, NotRegular, open_regular_beneath, remove_at, walk_beneath
+from ..utils.fs import (
+    DIR_FLAGS,
+    NEW_FILE_FLAGS,
+    NotRegular,
+    open_regular_beneath,
+    remove_at,
+    walk_beneath,
+)
 
 Owner = tuple[int, int]
 
@@ -113,12 +120,7 @@ def _move_or_copy(
         return
     # Another filesystem: copy through the descriptor already checked, then rename.
     tmp = temp_name(dest.name)
-    out = os.open(
-        tmp,
-        os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-        0o644,
-        dir_fd=dst_dir,
-    )
+    out = os.open(tmp, NEW_FILE_FLAGS, 0o644, dir_fd=dst_dir)
     try:
         Copier().copy_fd(src, out, os.fstat(src), os.fstat(out).st_dev)
         _settle(out, owner)

@@ -30,14 +30,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ..utils.fs import DIR_FLAGS, remove_at
+from ..utils.fs import DIR_FLAGS, NEW_FILE_FLAGS, remove_at
 
 if TYPE_CHECKING:
     import tarfile
 
 WHITEOUT = ".wh."
 OPAQUE = ".wh..wh..opq"
-_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
 
 Parts = tuple[str, ...]
@@ -231,7 +230,7 @@ class LayerApplier:
     def _file(self, tar: tarfile.TarFile, parent: int, name: str, member: tarfile.TarInfo) -> None:
         self._clear(parent, name)
         source = tar.extractfile(member)
-        fd = os.open(name, _NEW_FILE, 0o600, dir_fd=parent)
+        fd = os.open(name, NEW_FILE_FLAGS, 0o600, dir_fd=parent)
         with os.fdopen(fd, "wb") as out:
             if source is not None:
                 shutil.copyfileobj(source, out, _CHUNK)

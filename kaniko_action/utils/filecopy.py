@@ -16,6 +16,8 @@ import stat
 from dataclasses import dataclass
 from typing import Union
 
+from .fs import NEW_FILE_FLAGS
+
 FilePath = Union[str, bytes, "os.PathLike[str]"]
 
 FICLONE = 0x40049409  # _IOW(0x94, 9, int) from linux/fs.h
@@ -26,7 +28,6 @@ _NO_REFLINK = frozenset({errno.EOPNOTSUPP, errno.ENOTTY, errno.EXDEV, errno.ENOS
 _NO_COPY_RANGE = frozenset({errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL})
 # O_NONBLOCK: a file swapped for a fifo after it was looked at must not hang the copy.
 _OPEN_SOURCE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_OPEN_TARGET = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 @dataclass
@@ -136,7 +137,7 @@ class Copier:
             st = os.fstat(fd_in)
             if not stat.S_ISREG(st.st_mode):
                 raise OSError(errno.EINVAL, "not a regular file", src)
-            fd_out = os.open(dst, _OPEN_TARGET, 0o600)
+            fd_out = os.open(dst, NEW_FILE_FLAGS, 0o600)
             try:
                 self.copy_fd(fd_in, fd_out, st, os.fstat(fd_out).st_dev)
                 if keep_metadata:

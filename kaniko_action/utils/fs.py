@@ -16,6 +16,9 @@ DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # Opening a file to read it: never through a final symlink, and without blocking on a fifo
 # (the regular-file check after fstat then refuses it).
 READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+# Making a file to write: only a new one, never a name that already exists (a link or a hard
+# link put there cannot carry the write elsewhere).
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
 def _unescape_mountinfo(field: str) -> str:
