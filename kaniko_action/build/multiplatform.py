@@ -11,7 +11,6 @@ An OCI output holds the same index and images.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -167,7 +166,7 @@ def _removed(path: Path | None) -> Iterator[None]:
     try:
         yield
     finally:
-        if path is not None and os.path.lexists(path):
+        if path is not None:
             remove_tree(path)
 
 

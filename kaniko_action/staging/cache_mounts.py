@@ -106,12 +106,13 @@ class MountsPacker:
                     # be sent elsewhere by a link swapped in on the way.
                     top = Path(f"/proc/self/fd/{fd}")
                     self.packed = pack_tree(top, stream, MAX_MOUNTS_BYTES)
-            except BaseException as e:
+            except TreeTooLarge:
                 os.unlink(MOUNTS_FILE, dir_fd=target)
-                if isinstance(e, TreeTooLarge):
-                    raise OSError(
-                        f"the cache mounts hold more than {MAX_MOUNTS_BYTES >> 30} GiB; not kept"
-                    ) from None
+                raise OSError(
+                    f"the cache mounts hold more than {MAX_MOUNTS_BYTES >> 30} GiB; not kept"
+                ) from None
+            except BaseException:
+                os.unlink(MOUNTS_FILE, dir_fd=target)
                 raise
             finally:
                 os.close(out)
