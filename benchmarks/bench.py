@@ -438,6 +438,16 @@ def executor_choice(choice: str) -> Path:
     return path
 
 
+def add_machine_arguments(parser: argparse.ArgumentParser, work: str = "where to work") -> None:
+    """--python (the interpreter that runs the action) and --work (where the benchmark works,
+    `work` saying what it must be), as every benchmark takes them."""
+    system = Path("/usr/bin/python3")
+    parser.add_argument("--python", default=str(system) if system.exists() else sys.executable,
+                        help="interpreter that runs the action (default: the system python3)")  # fmt: skip
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()),
+                        help=f"{work} (default: the system's temporary directory)")  # fmt: skip
+
+
 def default_executor_dir() -> Path:
     if (Path("/kaniko") / "executor").is_file():
         return Path("/kaniko")
@@ -449,10 +459,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cases", default="1,2,3,4")
     parser.add_argument("--executor-dir", type=Path, default=None)
-    parser.add_argument("--python", default="/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
-                        help="interpreter that runs the action (default: the system python3)")  # fmt: skip
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where to work (default: the system's temporary directory)")  # fmt: skip
+    add_machine_arguments(parser)
     parser.add_argument("--keep", action="store_true",
                         help="keep the generated contexts in WORK for the next run")  # fmt: skip
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the contexts (smoke runs)")

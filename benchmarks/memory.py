@@ -47,7 +47,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import installed_executor, prepare_workspace  # noqa: E402
+from benchmarks.bench import add_machine_arguments, installed_executor, prepare_workspace  # noqa: E402
 from kaniko_action.sandbox.layout import chroot_layout  # noqa: E402
 from kaniko_action.spec.build_spec import build_spec  # noqa: E402
 from kaniko_action.spec.inputs import DEFAULTS, env_name  # noqa: E402
@@ -337,10 +337,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--executor-dir", type=Path, default=None)
-    parser.add_argument("--python", default="/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
-                        help="interpreter that runs the action (default: the system python3)")  # fmt: skip
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where to work (default: the system's temporary directory)")  # fmt: skip
+    add_machine_arguments(parser)
     parser.add_argument("--keep", action="store_true",
                         help="keep the generated contexts in WORK for the next run")  # fmt: skip
     parser.add_argument("--scale", type=float, default=1.0, help="shrink the contexts (smoke runs)")

@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import installed_executor  # noqa: E402
+from benchmarks.bench import add_machine_arguments, installed_executor  # noqa: E402
 from kaniko_action.spec.inputs import env_name  # noqa: E402
 from kaniko_action.utils.fs import remove_tree  # noqa: E402
 from tests.support.images import default_cache_dir, push_busybox, push_debian  # noqa: E402
@@ -148,10 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor-dir", type=Path, default=None)
     parser.add_argument("--base", choices=("debian", "busybox"), default="debian")
     parser.add_argument("--only", default="", help="comma-separated Dockerfiles to build")
-    parser.add_argument("--python", default="/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
-                        help="interpreter that runs the action (default: the system python3)")  # fmt: skip
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where to work, on disk (default: the system's temporary directory)")  # fmt: skip
+    add_machine_arguments(parser, "where to work, on disk")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
         parser.error("run as root: kaniko runs in a chroot, and the tmpfs is mounted")

@@ -59,7 +59,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.bench import executor_choice, run_kaniko_alone  # noqa: E402
+from benchmarks.bench import add_machine_arguments, executor_choice, run_kaniko_alone  # noqa: E402
 from kaniko_action.cancellation import CancelState  # noqa: E402
 from kaniko_action.registry.client import USER_AGENT  # noqa: E402
 from kaniko_action.sandbox.chroot import Sandbox  # noqa: E402
@@ -414,10 +414,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--executor", default="upstream", help="upstream, fork or a kaniko dir")
     parser.add_argument("--base", choices=("debian", "busybox"), default="debian")
     parser.add_argument("--warmer", default="build", help="build, none, or the warmer's path")
-    parser.add_argument("--python", default="/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable,
-                        help="interpreter that runs the action (default: the system python3)")  # fmt: skip
-    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()),
-                        help="where to work (default: the system's temporary directory)")  # fmt: skip
+    add_machine_arguments(parser)
     parser.add_argument("--list", action="store_true", help="also list each build's requests")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
