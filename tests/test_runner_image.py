@@ -29,7 +29,7 @@ from .support.act import (
     render_workflow,
 )
 from .support.action import ROOT, ActionHarness
-from .support.actions_cache import pinned_commit
+from .support.actions_cache import local_repository
 from .support.dockerd import Dockerd
 from .support.hostcheck import HostSnapshot
 from .support.images import busybox_layer
@@ -175,8 +175,7 @@ class Workflow:
                 "--action-cache-path",
                 str(self.base / "act"),
                 # The project's stand-in of actions/cache, as the job sees it.
-                "--local-repository",
-                f"actions/cache@{pinned_commit()}={self.base / 'actions-cache'}",
+                *local_repository(self.base / "actions-cache"),
                 *args,
             ],
             uid=RUNNER_UID,

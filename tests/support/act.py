@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 
 from .action import SUITE_INPUTS
-from .actions_cache import assemble_stand_in, pinned_commit
+from .actions_cache import assemble_stand_in, local_repository
 from .hostcheck import HostSnapshot
 from .proc import run_text
 
@@ -226,7 +226,7 @@ class ActProject:
             "--pull=false",
             "--action-offline-mode",
             "--action-cache-path", str(self.cache),
-            "--local-repository", f"actions/cache@{pinned_commit()}={self.actions_cache}",
+            *local_repository(self.actions_cache),
             *self._cache_server(),
             *extra,
             *self.extra_args,

@@ -31,6 +31,12 @@ def pinned_commit() -> str:
     return found.pop()
 
 
+def local_repository(directory: Path) -> tuple[str, str]:
+    """act's arguments mapping the pinned actions/cache to the stand-in at `directory` (as
+    the job sees it)."""
+    return ("--local-repository", f"actions/cache@{pinned_commit()}={directory}")
+
+
 def node_modules() -> Path:
     """Where scripts/setup.sh installed @actions/cache: beside the venv running the tests."""
     return Path(sys.executable).parent.parent.parent / "actions-cache" / "node_modules"
