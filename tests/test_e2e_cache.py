@@ -5,6 +5,7 @@ next reads it and writes a new one, and a spoiled cache is a warning and a cache
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,85 @@ def test_cache_mounts_travel_with_a_local_cache(
     assert seen == ["", "1\n123\n"]
     mounts = cache / "cache-mounts.tar"
     assert (os.lstat(mounts).st_uid, os.lstat(mounts).st_gid) == RUNNER
+
+
+def _base_blob_gets(registry: Registry, offset: int, repository: str) -> tuple[list[str], int]:
+    """The blob GETs of `repository` the registry's access log has after byte `offset`."""
+    with open(registry.log_path, "rb") as f:
+        f.seek(offset)
+        text = f.read().decode(errors="replace")
+        end = f.tell()
+    found = re.findall(rf'"GET /v2/{re.escape(repository)}/blobs/(sha256:[0-9a-f]{{64}})', text)
+    return found, end
+
+
+def test_base_images_travel_with_a_local_cache(
+    harness: ActionHarness, registry: Registry, busybox_image: str
+) -> None:
+    """The base image is pulled once by the action into kaniko's base-image cache (both
+    stages read that file), kept in cache-to's directory, and the next build reads it from
+    there: no blob of the base is fetched from the registry again."""
+    os.chown(harness.workspace, *RUNNER)
+    harness.write(
+        "Dockerfile",
+        f"FROM {busybox_image} AS build\nCOPY app.txt /app.txt\n"
+        "RUN echo built from $(cat /app.txt) > /built\n"
+        f"FROM {busybox_image}\nCOPY --from=build /built /built\n",
+    )
+    harness.write("app.txt", "v1\n")
+    cache = harness.workspace.parent / "buildx-cache"
+    fresh = harness.workspace.parent / "buildx-cache-new"
+    common = {"push": "true", "insecure_registries": registry.host}
+    client = registry.client()
+    manifest = client.get_manifest("base/busybox", "latest").manifest
+    blobs = {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
+    _, offset = _base_blob_gets(registry, 0, "base/busybox")
+
+    first = harness.run(
+        tags=f"{registry.host}/e2e/base-cache:1",
+        cache_from=f"type=local,src={cache}",
+        cache_to=f"type=local,dest={cache},mode=max",
+        **common,
+    )
+    assert first.returncode == 0, first.stdout
+    assert f"Base image cache: {busybox_image} (sha256:" in first.stdout
+    assert ") pulled in " in first.stdout
+    assert "in local cache" in first.stdout  # kaniko read it
+    fetched, offset = _base_blob_gets(registry, offset, "base/busybox")
+    assert sorted(fetched) == sorted(blobs), "each blob once, for both stages"
+    kept = sorted(p.name for p in (cache / "base-images").iterdir())
+    assert len(kept) == 2 and kept[1] == kept[0] + ".json", kept
+    assert _owners(cache) == {RUNNER}
+    assert "::warning" not in first.stdout, first.stdout
+    assert first.host_changes == [], first.host_changes
+
+    harness.write("app.txt", "v2\n")
+    second = harness.run(
+        tags=f"{registry.host}/e2e/base-cache:2",
+        cache_from=f"type=local,src={cache}",
+        cache_to=f"type=local,dest={fresh},mode=max",
+        **common,
+    )
+    assert second.returncode == 0, second.stdout
+    assert f") from {cache} in " in second.stdout
+    fetched, offset = _base_blob_gets(registry, offset, "base/busybox")
+    assert fetched == [], f"the base was fetched again: {fetched}"
+    assert sorted(p.name for p in (fresh / "base-images").iterdir()) == kept
+    assert "::warning" not in second.stdout, second.stdout
+    assert client.image_files("e2e/base-cache", "2")["built"].text == "built from v2\n"
+    assert second.host_changes == [], second.host_changes
+
+    # A spoiled copy (a cache restore cut short) is a warning; the image is pulled again.
+    tarball = fresh / "base-images" / kept[0]
+    tarball.write_bytes(tarball.read_bytes()[:-4096])
+    third = harness.run(
+        tags=f"{registry.host}/e2e/base-cache:3",
+        cache_from=f"type=local,src={fresh}",
+        **common,
+    )
+    assert third.returncode == 0, third.stdout
+    assert "is unusable (" in third.stdout and "pulled again" in third.stdout, third.stdout
+    fetched, offset = _base_blob_gets(registry, offset, "base/busybox")
+    assert sorted(fetched) == sorted(blobs)
+    assert client.image_files("e2e/base-cache", "3")["built"].text == "built from v2\n"
+    assert third.host_changes == [], third.host_changes

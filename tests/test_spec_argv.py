@@ -121,10 +121,15 @@ DEST = ["--destination=r/a:1", *DIGESTS]
         ),
         # Entries kaniko cannot honour build without the cache (and warn).
         ({"cache_from": "type=gha", "cache_to": "type=gha,mode=max"}, []),
-        # type=local: kaniko's cache in the chroot, copied in from src= and out to dest=.
+        # type=local: kaniko's cache in the chroot, copied in from src= and out to dest=,
+        # with the base images kept beside it in kaniko's base-image cache.
         (
             {"cache_from": "type=local,src=c", "cache_to": "type=local,dest=c"},
-            ["--cache=true", "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko"],
+            [
+                "--cache=true",
+                "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko",
+                "--cache-dir=/.kaniko-build/cache",
+            ],
         ),
         (
             {"cache_from": "type=local,src=/tmp/c"},
@@ -132,6 +137,7 @@ DEST = ["--destination=r/a:1", *DIGESTS]
                 "--cache=true",
                 "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko",
                 "--no-push-cache",
+                "--cache-dir=/.kaniko-build/cache",
             ],
         ),
         # A dest that may not be written (it holds the workspace): read only, with a warning.
@@ -141,6 +147,7 @@ DEST = ["--destination=r/a:1", *DIGESTS]
                 "--cache=true",
                 "--cache-repo=oci:/.kaniko-build/layer-cache/kaniko",
                 "--no-push-cache",
+                "--cache-dir=/.kaniko-build/cache",
             ],
         ),
         ({"cache_to": "type=local,dest=c", "cache_repo": "r/bc"}, "error"),

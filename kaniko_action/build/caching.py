@@ -1,23 +1,35 @@
-"""A local layer cache around one build: its entries into the chroot before kaniko starts,
-and the ones the build used or made out to `cache-to`'s directory after it succeeded
-(staging/layer_cache.py does the copying and checking). A cache never fails a build: what
-cannot be read or written is a warning, and the build goes on (or ends) as without it."""
+"""A local layer cache around one build: its entries, cache mounts and base images into the
+chroot before kaniko starts, and the ones the build used or made out to `cache-to`'s
+directory after it succeeded (staging/layer_cache.py, cache_mounts.py and base_images.py do
+the copying and checking). A cache never fails a build: what cannot be read or written is a
+warning, and the build goes on (or ends) as without it."""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from pathlib import Path
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
 
 from ..executor.log import LogFacts
+from ..oci.platform import Platform
+from ..oci.tarball import Uncacheable
 from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, host_path
 from ..spec.build_spec import BuildSpec
 from ..staging.collect import owner_of
+from ..staging.base_images import (
+    MAX_BASE_BYTES,
+    BasesPacker,
+    StagedBase,
+    cached_digests,
+    stage_base,
+)
 from ..staging.cache_mounts import MOUNTS_FILE, MountsPacker, restore_mounts
 from ..staging.layer_cache import ENTRY, collect_layer_cache, stage_layer_cache
-from ..utils.fs import remove_tree, walk_beneath
+from ..utils.filecopy import Copier
+from ..utils.fs import DIR_FLAGS, remove_tree, walk_beneath
 from .context import RunContext
 
 
@@ -66,6 +78,60 @@ def restore_cache(spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, ctx: 
         )
 
 
+def stage_base_images(
+    spec: BuildSpec,
+    sandbox: Sandbox,
+    layout: ChrootLayout,
+    ctx: RunContext,
+    bases: Sequence[tuple[str, Platform]],
+) -> tuple[StagedBase, ...]:
+    """Put the base images kaniko will pull (`bases`: image and platform) in the chroot's
+    base-image cache, from cache-from or pulled once; each that cannot be is left to kaniko."""
+    local = spec.local_cache
+    if local is None or not bases:
+        return ()
+    from ..registry.client import RegistryRequestError
+
+    directory = sandbox.path(layout.cache_dir)
+    directory.mkdir(mode=0o755, parents=True, exist_ok=True)
+    fd = os.open(directory, DIR_FLAGS)
+    staged: list[StagedBase] = []
+    left = MAX_BASE_BYTES
+    copier = Copier()
+    try:
+        for image, platform in bases:
+            started = time.monotonic()
+            try:
+                one = stage_base(ctx.access.client, image, platform, fd, local.src, left, copier)
+            except Uncacheable as e:
+                ctx.workflow.echo(f"Base image cache: {image} is left to kaniko: {e}")
+                continue
+            except (RegistryRequestError, OSError) as e:
+                ctx.workflow.warning(
+                    f"base image {image} could not be placed in kaniko's base-image cache "
+                    f"({e.strerror if isinstance(e, OSError) and e.strerror else e}); "
+                    "kaniko pulls it"
+                )
+                continue
+            if one.unusable is not None:
+                ctx.workflow.warning(
+                    f"input 'cache-from': the base image {image} kept in {local.src} is "
+                    f"unusable ({one.unusable}): pulled again"
+                )
+            staged.append(one)
+            left -= one.size
+            where = {"cache-from": f"from {local.src}", "pulled": "pulled"}.get(
+                one.source, "in the cache-dir input"
+            )
+            ctx.workflow.echo(
+                f"Base image cache: {image} ({one.digest[:19]}, {one.size / 2**20:.1f} MiB) "
+                f"{where} in {time.monotonic() - started:.2f} s"
+            )
+    finally:
+        os.close(fd)
+    return tuple(staged)
+
+
 def save_cache(
     spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, facts: LogFacts, ctx: RunContext
 ) -> None:
@@ -77,13 +143,20 @@ def save_cache(
     parts = tuple(str(layout.layer_cache_dir).lstrip("/").split("/"))
     owner = owner_of(spec.paths.workspace)
     mounts = MountsPacker(sandbox.root, layout.cache_mounts_dir, owner)
+    bases_fd = _chroot_dir(sandbox, layout.cache_dir) if facts.cached_bases else None
+    bases = BasesPacker(bases_fd, facts.cached_bases, owner) if bases_fd is not None else None
+
+    def extra(target: int) -> None:
+        mounts(target)
+        if bases is not None:
+            bases(target)
+
     try:
         fd = walk_beneath(sandbox.root, parts)
         try:
             copied = collect_layer_cache(
-                fd, local.dest, owner, facts.cache_keys, merge=local.merge,
-                extra=mounts,
-            )  # fmt: skip
+                fd, local.dest, owner, facts.cache_keys, merge=local.merge, extra=extra
+            )
         finally:
             os.close(fd)
     except OSError as e:
@@ -92,7 +165,21 @@ def save_cache(
             f"({e.strerror or e}); the image is not affected"
         )
         return
+    finally:
+        if bases_fd is not None:
+            os.close(bases_fd)
     ctx.workflow.echo(f"Layer cache: {len(copied.keys)} entries written to {local.dest}")
+    if bases is not None and bases.kept:
+        ctx.workflow.echo(
+            f"Layer cache: {bases.kept} base image{'s' if bases.kept > 1 else ''} "
+            f"({bases.size / 2**20:.1f} MiB) kept"
+        )
+    if bases is not None and bases.left_out:
+        digest, why = bases.left_out[0]
+        ctx.workflow.warning(
+            f"input 'cache-to': {len(bases.left_out)} base image(s) were not kept in "
+            f"{local.dest} ({digest}: {why}); the next build pulls them"
+        )
     if mounts.packed is not None:
         ctx.workflow.echo(f"Layer cache: cache mounts ({mounts.packed / 2**20:.1f} MiB) kept")
     if mounts.problem is not None:
@@ -114,6 +201,7 @@ def gha_cache_key(spec: BuildSpec, restored: str, echo: Callable[[str], None]) -
         return None
     try:
         names = [name for name in os.listdir(local.dest) if ENTRY.match(name)]
+        names += [f"base:{digest}" for digest in cached_digests(local.dest)]
         mounts = _digest(local.dest / MOUNTS_FILE)
     except OSError:
         return None
@@ -124,6 +212,15 @@ def gha_cache_key(spec: BuildSpec, restored: str, echo: Callable[[str], None]) -
         echo(f"Layer cache: the same {len(names)} entries as restored; not saved again")
         return None
     return key
+
+
+def _chroot_dir(sandbox: Sandbox, inside: PurePosixPath) -> int | None:
+    """A descriptor of a directory of the chroot reached without following a link, or None
+    when there is none."""
+    try:
+        return walk_beneath(sandbox.root, str(inside).lstrip("/").split("/"))
+    except OSError:
+        return None
 
 
 def _digest(path: Path) -> str | None:

@@ -1,7 +1,8 @@
 """The steps of one build around the executor run, once its chroot is ready.
 
 Before kaniko runs: check that the executor offers build secrets and stage them, pin the base
-images of `FROM --platform=...` stages, and ask the credential helpers for the registries the
+images of `FROM --platform=...` stages, put the base images in kaniko's base-image cache
+when the build has a local layer cache, and ask the credential helpers for the registries the
 action itself will talk to (while the chroot is still as the action made it). Each returns
 what the executor's command line needs. After a push: read the pushed manifest back for its
 descriptor and image ID.
@@ -20,6 +21,7 @@ from ..oci.built import BuiltImage
 from ..oci.media import IMAGE_MANIFESTS
 from ..oci.platform import Platform, host_platform, parse_platform
 from ..platforms.plan import plan
+from ..platforms.stages import pulled_bases
 from ..sandbox.chroot import Sandbox
 from ..sandbox.layout import ChrootLayout, ignored_paths
 from ..spec.build_spec import BuildSpec
@@ -27,6 +29,7 @@ from ..spec.secrets import secret_input, without_secret_support
 from ..staging.context import read_staged
 from ..staging.named import write_named
 from ..staging.secrets import stage_secrets
+from .caching import stage_base_images
 from .context import RunContext
 
 
@@ -41,8 +44,9 @@ def _check_secrets(
 
 def _pin(
     spec: BuildSpec, sandbox: Sandbox, layout: ChrootLayout, ctx: RunContext, host: Platform
-) -> ChrootLayout:
-    """The layout whose Dockerfile kaniko reads: the user's, or a copy with pinned bases."""
+) -> tuple[ChrootLayout, list[tuple[str, Platform]]]:
+    """The layout whose Dockerfile kaniko reads (the user's, or a copy with pinned bases),
+    and the base images kaniko pulls for it, with their platforms."""
     target = parse_platform("platform", spec.platform) if spec.platform else host
     text = None
     if spec.build_contexts:  # the pins are those of the Dockerfile as rewritten
@@ -50,7 +54,7 @@ def _pin(
         text = staged.decode("utf-8", errors="replace") if staged is not None else None
     stages = plan(spec, target, host, text)
     if not any(s.pin for s in stages):
-        return layout
+        return layout, pulled_bases(stages, {})
     from ..platforms.pins import resolve_pins, write_pinned
 
     pins = resolve_pins(stages, ctx.access.client, ctx.workflow.warning)
@@ -58,7 +62,8 @@ def _pin(
         ctx.workflow.echo(
             f"Stage {pin.stage} runs on {pin.platform}: line {pin.line} uses {pin.pinned}"
         )
-    return write_pinned(str(sandbox.root), layout, pins)
+    bases = pulled_bases(stages, {pin.stage: pin.pinned for pin in pins})
+    return write_pinned(str(sandbox.root), layout, pins), bases
 
 
 def prepare_executor(
@@ -80,7 +85,8 @@ def prepare_executor(
             _check_secrets(spec, sandbox, layout, ctx, version())
             stage_secrets(str(sandbox.root), layout, spec.secrets, ctx.env)
         named = write_named(str(sandbox.root), layout, spec.build_contexts)
-        pinned = _pin(spec, sandbox, named, ctx, host_platform())
+        pinned, bases = _pin(spec, sandbox, named, ctx, host_platform())
+        stage_base_images(spec, sandbox, layout, ctx, bases)
         if spec.push or oci_layout:
             # Credential helpers run now, before any RUN step could change the chroot.
             for registry in dict.fromkeys(r.registry for r in spec.references):

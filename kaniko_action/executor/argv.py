@@ -156,7 +156,8 @@ def executor_invocation(
             # Building without a push, kaniko checks at start that it may push to the cache
             # repository and fails if not; a failed cache upload later is only a warning.
             argv.append("--skip-push-permission-check")
-    if spec.cache_dir is not None:
+    if spec.cache_dir is not None or spec.local_cache is not None:
+        # With a local layer cache the action keeps base images there (staging/base_images).
         argv.append(f"--cache-dir={layout.cache_dir}")
     if spec.platform:
         argv.append(f"--custom-platform={spec.platform}")

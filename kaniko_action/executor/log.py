@@ -26,6 +26,8 @@ _PUSHING = re.compile(_PREFIX + r"Pushing image to (\S+)")
 _CACHE_KEY = re.compile(
     _PREFIX + r"(?:Checking for cached layer|Pushing layer) oci:\S*?:([0-9a-f]{64})\b"
 )
+# A base image kaniko read from its --cache-dir (pkg/cache LocalSource).
+_BASE_CACHED = re.compile(_PREFIX + r"Found (sha256:[0-9a-f]{64}) in local cache")
 _ERROR = re.compile(r"^(?:ERRO|FATA)\[[^\]]*\]\s+(.*)$|^(?:error|Error)[: ](.*)$")
 
 
@@ -38,6 +40,8 @@ class LogFacts:
     cache_misses: int = 0
     # Keys of a local layer cache the build looked up or made (what a cache-to keeps).
     cache_keys: frozenset[str] = frozenset()
+    # Base images kaniko found in its base-image cache (what a cache-to keeps of them).
+    cached_bases: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -56,6 +60,7 @@ class LogWatcher:
     cache_hits: list[str] = field(default_factory=list)
     cache_misses: list[str] = field(default_factory=list)
     cache_keys: set[str] = field(default_factory=set)
+    cached_bases: set[str] = field(default_factory=set)
     pushing: bool = False
     errors: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     tail: deque[str] = field(default_factory=lambda: deque(maxlen=20))
@@ -74,6 +79,8 @@ class LogWatcher:
         self.step_output.append(clean)
         if match := _CACHE_KEY.match(clean):
             self.cache_keys.add(match.group(1))
+        elif match := _BASE_CACHED.match(clean):
+            self.cached_bases.add(match.group(1))
         if match := _STAGE.match(clean):
             self.stage = int(match.group(2))
             self.last_instruction = None
@@ -102,6 +109,7 @@ class LogWatcher:
             len(self.cache_hits),
             len(self.cache_misses),
             frozenset(self.cache_keys),
+            frozenset(self.cached_bases),
         )
 
     def summary(self, status: int, explanation: str | None = None) -> str:

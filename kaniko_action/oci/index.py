@@ -1,4 +1,5 @@
-"""A multi-platform image index from the platform images. Pure.
+"""A multi-platform image index from the platform images, and the entry of an index for one
+platform. Pure.
 
 The index's media type follows its entries, as buildx does: a Docker manifest list for Docker
 schema 2 manifests (what kaniko writes), an OCI image index otherwise.
@@ -7,7 +8,7 @@ schema 2 manifests (what kaniko writes), an OCI image index otherwise.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .media import DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, sha256_digest
@@ -60,3 +61,14 @@ def platform_metadata(images: Sequence[PlatformImage]) -> list[dict[str, str]]:
         {"platform": str(i.platform), "digest": i.digest, "imageid": i.config_digest}
         for i in images
     ]
+
+
+def platform_entry(index: Mapping[str, object], platform: Platform) -> str | None:
+    """The digest of the first manifest an image index lists for `platform`, or None."""
+    entries = index.get("manifests")
+    for entry in entries if isinstance(entries, list) else []:
+        found = entry.get("platform") if isinstance(entry, dict) else None
+        if isinstance(found, dict) and platform.matches(found):
+            digest = entry.get("digest")
+            return digest if isinstance(digest, str) else None
+    return None

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import InputError
+from ..oci.index import platform_entry
 from ..oci.media import INDEXES
 from ..oci.platform import Platform
 from ..registry.client import RegistryClient, RegistryRequestError
@@ -66,13 +67,7 @@ def resolve_pins(
             ) from e
         if found.media_type not in INDEXES:
             continue  # one manifest: kaniko uses it whatever the target platform is
-        chosen = None
-        entries = found.json().get("manifests")
-        for entry in entries if isinstance(entries, list) else []:
-            platform = entry.get("platform") if isinstance(entry, dict) else None
-            if isinstance(platform, dict) and item.platform.matches(platform):
-                chosen = str(entry.get("digest"))
-                break
+        chosen = platform_entry(found.json(), item.platform)
         if chosen is None:
             raise InputError(
                 "file",

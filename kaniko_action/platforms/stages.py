@@ -188,6 +188,20 @@ def stage_platforms(
     return plan
 
 
+def pulled_bases(
+    plan: Sequence[StagePlatform], pinned: Mapping[int, str]
+) -> list[tuple[str, Platform]]:
+    """The base images kaniko pulls for the stages of `plan`, each once, with the platform
+    it pulls them for (`pinned`: a stage's image replaced by its digest, by stage index)."""
+    found: dict[tuple[str, Platform], None] = {}
+    for item in plan:
+        stage = item.stage
+        if stage.base_stage is not None or not stage.image or stage.image.lower() == "scratch":
+            continue
+        found[(pinned.get(stage.index, stage.image), item.platform)] = None
+    return list(found)
+
+
 def foreign_runs(plan: Sequence[StagePlatform], host: Platform) -> list[StagePlatform]:
     """Stages with RUN steps whose binaries are not for the host's architecture."""
     return [p for p in plan if p.stage.run_lines and not runs_natively(host, p.platform)]

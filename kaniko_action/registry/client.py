@@ -72,6 +72,7 @@ class Limits:
     deadline: float = 300.0  # seconds for one request
     attempt_timeout: float = 60.0  # socket timeout of one attempt, cut to what is left
     upload_rate: float = 256.0 * 1024  # bytes/s: an upload's deadline grows by size / rate
+    download_rate: float = 256.0 * 1024  # bytes/s: so does a download's (`blob_into`)
 
 
 DEFAULT_LIMITS = Limits()
@@ -223,6 +224,9 @@ class _Watchdog:
 
 # Python 3.9 evaluates this alias at run time: no `X | Y` here.
 Body = Union[bytes, Callable[[], BinaryIO], None]
+# Reads a successful answer's body itself (a blob streamed to a file) instead of the client
+# keeping it; called again from the start on a retry.
+Sink = Callable[[http.client.HTTPResponse], None]
 
 
 def split_url(url: str) -> tuple[str, str, str]:
@@ -362,6 +366,7 @@ class RegistryClient:
         body: Body,
         cap: Cap | None,
         deadline: _Deadline,
+        sink: Sink | None = None,
     ) -> Response:
         """One HTTP exchange, over by `deadline`; connection problems raise OSError
         (ssl.SSLError included) or http.client.HTTPException, and RegistryRequestError once the
@@ -397,11 +402,13 @@ class RegistryClient:
             connection.request(method, path, body=payload, headers=all_headers)
             answer = connection.getresponse()
             success = 200 <= answer.status < 300
-            data = (
-                b""
-                if method == "HEAD"
-                else self._read_body(answer, registry, method, url, cap if success else None)
-            )
+            if method == "HEAD":
+                data = b""
+            elif success and sink is not None:
+                sink(answer)
+                data = b""
+            else:
+                data = self._read_body(answer, registry, method, url, cap if success else None)
             found = {k.lower(): v for k, v in answer.getheaders()}
         except (OSError, http.client.HTTPException):
             if watchdog.fired:
@@ -416,16 +423,21 @@ class RegistryClient:
             raise self._out_of_time(registry, method, url, deadline)
         return Response(answer.status, found, data, url)
 
-    def _deadline(self, headers: Mapping[str, str], body: Body) -> _Deadline:
+    def _deadline(self, headers: Mapping[str, str], body: Body, download: int = 0) -> _Deadline:
         """When a request must be over: `Limits.deadline` from now, plus the time an upload
-        needs at `Limits.upload_rate`."""
+        needs at `Limits.upload_rate` and a download of `download` bytes at
+        `Limits.download_rate`."""
         size = 0
         if isinstance(body, bytes):
             size = len(body)
         elif body is not None:
             declared = headers.get("Content-Length", "")
             size = int(declared) if declared.isdigit() else 0
-        seconds = self.limits.deadline + size / self.limits.upload_rate
+        seconds = (
+            self.limits.deadline
+            + size / self.limits.upload_rate
+            + download / self.limits.download_rate
+        )
         return _Deadline(time.monotonic() + seconds, seconds)
 
     def _exchange(
@@ -436,18 +448,20 @@ class RegistryClient:
         headers: Mapping[str, str],
         body: Body = None,
         cap: Cap | None = None,
+        sink: Sink | None = None,
+        download: int = 0,
     ) -> Response:
         """`_send` with retries (with backoff, honouring Retry-After) on 429/5xx answers and
         dropped connections, following redirects of GET and HEAD requests, all within one
         deadline; the Authorization header does not follow a redirect to another origin
         (scheme, host or port: blob storage, say, or plain HTTP)."""
-        deadline = self._deadline(headers, body)
+        deadline = self._deadline(headers, body, download)
         delay = self.backoff
         attempt = 1
         hops = 0
         while True:
             try:
-                response = self._send(registry, method, url, headers, body, cap, deadline)
+                response = self._send(registry, method, url, headers, body, cap, deadline, sink)
             except ConnectionRefusedError:
                 raise
             except (ConnectionError, socket.timeout):
@@ -617,9 +631,12 @@ class RegistryClient:
         body: Body = None,
         expect: Iterable[int] = (200,),
         cap: Cap | None = None,
+        sink: Sink | None = None,
+        download: int = 0,
     ) -> Response:
         """An authenticated request to `path` (or an absolute URL on the same registry); a
-        successful answer's body is read up to `cap` (without one, cut at `Limits.other`)."""
+        successful answer's body is read up to `cap` (without one, cut at `Limits.other`), or
+        by `sink`; `download`: the bytes the answer is expected to bring (its deadline)."""
         endpoint = self.endpoint(registry)
         wanted = merge_scopes(scopes)
         url = path if "://" in path else f"{endpoint.scheme}://{registry}{path}"
@@ -627,7 +644,9 @@ class RegistryClient:
         for renewed in (False, True):
             all_headers = {**(headers or {}), **self._authorization(registry, endpoint, wanted)}
             try:
-                response = self._exchange(registry, method, url, all_headers, body, cap)
+                response = self._exchange(
+                    registry, method, url, all_headers, body, cap, sink, download
+                )
             except (OSError, http.client.HTTPException) as e:
                 raise self._fail(registry, f"{method} {url}: {_describe(e)}") from e
             if response.status in expected:
@@ -706,6 +725,41 @@ class RegistryClient:
         if sha256_digest(response.body) != digest:
             raise self._fail(registry, f"{registry}/{repository}: blob {digest} does not match")
         return response.body
+
+    def blob_into(
+        self, registry: str, repository: str, digest: str, size: int, out: BinaryIO
+    ) -> None:
+        """Stream the blob `digest` of `size` bytes (its descriptor's) into `out` from where it
+        is now; raises unless exactly those bytes, with that digest, came. A retry starts
+        `out` again from that place."""
+        import hashlib
+
+        start = out.tell()
+
+        def sink(answer: http.client.HTTPResponse) -> None:
+            out.seek(start)
+            out.truncate()
+            hashed = hashlib.sha256()
+            total = 0
+            while chunk := answer.read(_BLOCK_SIZE):
+                total += len(chunk)
+                if total > size:
+                    raise self._fail(
+                        registry, f"{registry}/{repository}: blob {digest} is over {size} bytes"
+                    )
+                hashed.update(chunk)
+                out.write(chunk)
+            if total != size or f"sha256:{hashed.hexdigest()}" != digest:
+                raise self._fail(registry, f"{registry}/{repository}: blob {digest} does not match")
+
+        self.request(
+            registry,
+            "GET",
+            f"/v2/{repository}/blobs/{digest}",
+            [scope(repository, ["pull"])],
+            sink=sink,
+            download=size,
+        )
 
     def upload_blob(
         self,
@@ -806,15 +860,22 @@ class RegistryClient:
     def pull_manifest(self, registry: str, repository: str, reference: str) -> Manifest:
         """`manifest` for pulls: Docker Hub references try each registry mirror first, as the
         executor does, then Docker Hub itself."""
+        return self.pull_source(registry, repository, reference)[2]
+
+    def pull_source(
+        self, registry: str, repository: str, reference: str
+    ) -> tuple[str, str, Manifest]:
+        """`pull_manifest`, with the registry and repository it came from (a mirror's, for
+        Docker Hub), where the image's blobs are then read."""
         if registry == DOCKER_HUB:
             for mirror in self.trust.mirrors:
                 host, _, prefix = mirror.partition("/")
                 name = f"{prefix.strip('/')}/{repository}" if prefix.strip("/") else repository
                 try:
-                    return self.manifest(host, name, reference)
+                    return host, name, self.manifest(host, name, reference)
                 except RegistryRequestError:
                     continue
-        return self.manifest(registry, repository, reference)
+        return registry, repository, self.manifest(registry, repository, reference)
 
 
 def _basic(user: str, password: str) -> str:

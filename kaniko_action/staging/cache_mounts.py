@@ -74,7 +74,8 @@ class MountsPacker:
     cache-mounts.tar into an open directory, owned by `owner`, when called with it (as
     layer_cache.collect_layer_cache's `extra`). Nothing is written when the directory is
     missing or empty. A failure leaves nothing behind and is kept in `problem`: the layer
-    cache is written without the mounts."""
+    cache is written without the mounts. A directory that has cache-mounts.tar (an earlier
+    platform's of the same build) keeps it."""
 
     def __init__(self, chroot: Path, caches: PurePosixPath, owner: Owner) -> None:
         self.chroot = chroot
@@ -95,7 +96,7 @@ class MountsPacker:
         except FileNotFoundError:
             return
         try:
-            if not os.listdir(fd):
+            if not os.listdir(fd) or MOUNTS_FILE in os.listdir(target):
                 return
             out = os.open(MOUNTS_FILE, NEW_FILE_FLAGS, 0o644, dir_fd=target)
             try:

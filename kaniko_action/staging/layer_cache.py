@@ -37,6 +37,7 @@ from ..utils.fs import (
     remove_beneath,
     remove_tree,
 )
+from .base_images import BASE_IMAGES_DIR
 from .cache_mounts import MOUNTS_FILE
 from .collect import open_parent, temp_name
 
@@ -224,7 +225,7 @@ def copy_entries(
     for name in sorted(_names(src)):
         match = ENTRY.match(name)
         if match is None:
-            if name not in (LAYER_CACHE_MARKER, MOUNTS_FILE):  # the cache's own files
+            if name not in (LAYER_CACHE_MARKER, MOUNTS_FILE, BASE_IMAGES_DIR):  # its own
                 left_out.append((name, "it is not named kaniko:<cache key>"))
             continue
         if not wanted(match.group(1)):
@@ -270,8 +271,8 @@ def collect_layer_cache(
     `dest`, then put it in `dest`'s place; with `merge`, add them to `dest` instead (the
     second and later platforms of one build). `dest` must be absent, empty, or a cache an
     earlier build wrote (it has the marker file); else nothing is written (the Copied
-    says why). `extra` writes more into the new directory (given its descriptor) before it
-    takes `dest`'s place; not called with `merge`."""
+    says why). `extra` writes more into the new directory, or into `dest` with `merge`
+    (given its descriptor), before it takes `dest`'s place."""
     wanted = set(keys)
     problem = _unreplaceable(dest)
     if problem is not None:
@@ -293,6 +294,8 @@ def collect_layer_cache(
                     owner,
                     lambda key: key in wanted and f"{LAYER_CACHE_NAME}:{key}" not in present,
                 )
+                if extra is not None:
+                    extra(target)
                 _mark(target, owner)
                 return copied
             finally:
