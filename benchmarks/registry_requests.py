@@ -33,7 +33,8 @@ once per row below, in this order (each row starts from what the rows before it 
 
 The registry's access log gives each request's method, path, status and response size. Each
 build's requests are sorted by what they are for: the base image's manifest (GET, HEAD), its
-config blob, its layer blobs (GETs and bytes: the pull the question is about), the layer
+config blob, its layer blobs (GETs and bytes: the pull the question is about), whoever asks
+(kaniko, or the action pulling the base into kaniko's base-image cache), the layer
 cache in the registry (manifest lookups, hits and misses; GETs of the cached entries'
 blobs; existence checks and uploads of new entries), the push of the image (the push
 permission check, blob existence checks, uploads, mounts, manifests), the action's own
@@ -157,15 +158,18 @@ class Tally:
     def add(self, request: Request, base: Base) -> None:
         self.requests.append(request)
         self.counts["all"] += 1
-        if request.agent.startswith(USER_AGENT):
+        match = PATH.match(request.path)
+        reading = request.method in ("GET", "HEAD")
+        # The base image's requests, whoever makes them: with a local cache the action pulls
+        # it into kaniko's base-image cache itself.
+        base_read = match is not None and match["repo"] == BASE_REPO and reading
+        if request.agent.startswith(USER_AGENT) and not base_read:
             self.counts["action's own"] += 1
             return
-        match = PATH.match(request.path)
         if match is None:  # /v2/ and the like: pings and auth
             self.counts["other"] += 1
             return
         repo, kind, rest = match["repo"], match["kind"], match["rest"]
-        reading = request.method in ("GET", "HEAD")
         if repo == BASE_REPO and reading:
             if kind == "manifests":
                 self.counts[f"base manifest {request.method}"] += 1

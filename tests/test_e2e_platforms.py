@@ -128,8 +128,8 @@ def test_two_platforms_read_and_write_one_local_cache_directory(
 ) -> None:
     """cache-from and cache-to naming one directory (as a gha cache always does): every
     platform reads it as it was before the build, and it is replaced once, with the entries
-    of all platforms."""
-    base, _digests = multi_base
+    and the base images of all platforms."""
+    base, digests = multi_base
     repo = "platforms/local-cache"
     harness.write("Dockerfile", CROSS.format(base=base))
     harness.write("app.txt", "shipped\n")
@@ -150,6 +150,9 @@ def test_two_platforms_read_and_write_one_local_cache_directory(
         cached = json.loads(run.outputs["metadata"])["cache"]
         hits.append((cached["hits"], cached["misses"]))
         assert len([p for p in cache.iterdir() if p.name.startswith("kaniko:")]) == 2
+        # The base of each platform is kept once (the build stage's is the runner's).
+        kept = sorted(p.name for p in (cache / "base-images").iterdir())
+        assert kept == sorted(n for p in PLATFORMS for n in (digests[p], digests[p] + ".json"))
         # Nothing of the platforms' gathering is left beside it.
         assert [p.name for p in cache.parent.iterdir() if "cache" in p.name] == ["cache"]
         assert_clean(run)

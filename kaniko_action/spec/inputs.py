@@ -101,7 +101,8 @@ INPUTS: tuple[InputDef, ...] = (
     InputDef(
         "cache-dir",
         "Runner directory of base images pre-pulled by kaniko's warmer (e.g. a mounted "
-        "volume); kaniko reads it only with the layer cache on (a warning says so otherwise).",
+        "volume); kaniko reads it only with the layer cache on (a warning says so otherwise). "
+        "A `type=local` or `type=gha` cache keeps the base images without it.",
     ),
     InputDef(
         "registry-mirrors",
@@ -188,7 +189,8 @@ INPUTS: tuple[InputDef, ...] = (
         "cache-to",
         "build-push-action cache exports, one per line; `type=registry,ref=REPO` writes "
         "kaniko's layer cache to REPO, `type=local,dest=DIR` to a directory on the runner "
-        "(replaced by the layers this build used or made), `type=gha[,scope=NAME]` to the "
+        "(replaced by the layers this build used or made, with its base images and cache "
+        "mounts), `type=gha[,scope=NAME]` to the "
         "GitHub Actions cache (saved by actions/cache when it changed). Other types are not "
         "honoured (a warning says why).",
     ),

@@ -227,6 +227,34 @@ def resolve_base(
     return registry, repository, chosen, None
 
 
+def _from_src(
+    src: Path | None, digest: str, chroot_cache: int, limit: int, copier: Copier
+) -> tuple[int | None, str | None]:
+    """Copy `digest` from `src`'s base images into the chroot: its size, or None and why
+    the copy there was unusable (None when `src` does not have it)."""
+    if src is None:
+        return None, None
+    try:
+        cached = os.open(src / BASE_IMAGES_DIR, DIR_FLAGS)
+    except (FileNotFoundError, NotADirectoryError):
+        return None, None
+    try:
+        if digest not in os.listdir(cached):
+            return None, None
+        return copy_base(cached, digest, chroot_cache, None, limit, copier), None
+    except Uncacheable as e:
+        return None, str(e)
+    finally:
+        os.close(cached)
+
+
+def _pinned(image: str) -> str | None:
+    try:
+        return parse_reference("file", image).digest
+    except InputError:
+        return None
+
+
 def stage_base(
     client: RegistryClient,
     image: str,
@@ -237,25 +265,25 @@ def stage_base(
     copier: Copier,
 ) -> StagedBase:
     """Place `image` for `platform` in the chroot's base-image cache (a descriptor): already
-    there (the cache-dir input), from `src`'s base images, or pulled."""
+    there (the cache-dir input), from `src`'s base images, or pulled. An image named by the
+    digest of its manifest that `src` has costs no request."""
+    pinned = _pinned(image)
+    tried: str | None = None
+    problem: str | None = None
+    if pinned is not None and os.path.lexists(f"/proc/self/fd/{chroot_cache}/{pinned}"):
+        return StagedBase(image, pinned, "cache-dir", 0)
+    if pinned is not None:
+        size, problem = _from_src(src, pinned, chroot_cache, limit, copier)
+        if size is not None:
+            return StagedBase(image, pinned, "cache-from", size)
+        tried = pinned
     registry, repository, digest, manifest = resolve_base(client, image, platform)
     if os.path.lexists(f"/proc/self/fd/{chroot_cache}/{digest}"):
         return StagedBase(image, digest, "cache-dir", 0)
-    problem = None
-    if src is not None:
-        try:
-            cached = os.open(src / BASE_IMAGES_DIR, DIR_FLAGS)
-        except (FileNotFoundError, NotADirectoryError):
-            cached = None
-        if cached is not None:
-            try:
-                if digest in os.listdir(cached):
-                    size = copy_base(cached, digest, chroot_cache, None, limit, copier)
-                    return StagedBase(image, digest, "cache-from", size)
-            except Uncacheable as e:
-                problem = str(e)
-            finally:
-                os.close(cached)
+    if digest != tried:
+        size, problem = _from_src(src, digest, chroot_cache, limit, copier)
+        if size is not None:
+            return StagedBase(image, digest, "cache-from", size)
     if manifest is None:
         manifest = client.manifest(registry, repository, digest, IMAGE_MANIFESTS).body
     size = pull_base(client, registry, repository, digest, manifest, chroot_cache, limit)
