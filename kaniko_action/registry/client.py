@@ -749,6 +749,8 @@ class RegistryClient:
                     )
                 hashed.update(chunk)
                 out.write(chunk)
+            if total < size and answer.length:  # closed before all announced bytes came
+                raise ConnectionResetError(f"blob {digest}: the connection closed at {total}")
             if total != size or f"sha256:{hashed.hexdigest()}" != digest:
                 raise self._fail(registry, f"{registry}/{repository}: blob {digest} does not match")
 
