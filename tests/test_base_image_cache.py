@@ -125,7 +125,7 @@ def write_tarball(image: Image, path: Path) -> None:
     blobs = image.blobs
     with open(path, "wb") as out:
         writer = TarballWriter(out)
-        for blob in dict.fromkeys((parts.config, *parts.layers)):
+        for blob in parts.blobs:
             data = blobs[blob.digest]
 
             def fill(o: BinaryIO, data: bytes = data) -> None:
@@ -154,9 +154,7 @@ def raw_tarball(path: Path, members: Sequence[Member]) -> None:
 def exact_members(image: Image) -> list[tuple[str, bytes]]:
     parts = image.parts
     blobs = image.blobs
-    found = [
-        (parts.member(b), blobs[b.digest]) for b in dict.fromkeys((parts.config, *parts.layers))
-    ]
+    found = [(parts.member(b), blobs[b.digest]) for b in parts.blobs]
     return [*found, ("manifest.json", parts.manifest_json())]
 
 

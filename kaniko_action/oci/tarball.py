@@ -60,8 +60,13 @@ class ImageParts:
     layers: tuple[Blob, ...]
 
     @property
+    def blobs(self) -> tuple[Blob, ...]:
+        """The config and the layers, each once: the tarball's members besides its manifest."""
+        return tuple(dict.fromkeys((self.config, *self.layers)))
+
+    @property
     def size(self) -> int:
-        return self.config.size + sum(b.size for b in dict.fromkeys(self.layers))
+        return sum(b.size for b in self.blobs)
 
     def member(self, blob: Blob) -> str:
         """The name go-containerregistry's tarball.Write gives a blob's member."""
@@ -156,7 +161,7 @@ def check_tarball(stream: BinaryIO, parts: ImageParts) -> str | None:
     import hashlib
     import tarfile
 
-    expected = {parts.member(b): b for b in (parts.config, *parts.layers)}
+    expected = {parts.member(b): b for b in parts.blobs}
     seen: set[str] = set()
     listed: object = None
     try:

@@ -193,7 +193,7 @@ def pull_base(
         fd = os.open(tmp, NEW_FILE_FLAGS, 0o644, dir_fd=dst)
         with os.fdopen(fd, "wb") as stream:
             writer = TarballWriter(stream)
-            for blob in dict.fromkeys((parts.config, *parts.layers)):
+            for blob in parts.blobs:
 
                 def fill(out: BinaryIO, blob: Blob = blob) -> None:
                     client.blob_into(registry, repository, blob.digest, blob.size, out)
